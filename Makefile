@@ -1,0 +1,43 @@
+# Plain entry points. `make run` and `make test` each set everything up on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: setup run test lint typecheck imports unit bench bundle clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The app's main job: the discovery agent on the embedded offline sample sky.
+run: $(STAMP)
+	$(BIN)/astrolens $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+# The whole suite: static checks, then every test (desktop tests start their own Xvfb,
+# D-Bus session and notification daemon).
+test: lint typecheck imports unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/detection.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

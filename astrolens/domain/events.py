@@ -1,0 +1,100 @@
+"""Typed events the pipeline emits. The UI turns them into Qt signals; the CLI prints them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.scoring import Verdict
+from astrolens.domain.sources import SourceStatus
+
+
+class PipelineState(enum.StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"
+    IDLE = "idle"  # between cycles
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStateChanged:
+    state: PipelineState
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CycleStarted:
+    cycle: int
+    planned: int
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFinished:
+    cycle: int
+    ingested: int
+    duplicates: int
+    quarantined: int
+    anomalies: int
+    near_misses: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ImageScored:
+    image_id: int
+    source_id: str
+    verdict: Verdict
+    score: float
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateFound:
+    candidate: Candidate
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChecked:
+    image_id: int
+    verdict: CatalogVerdict
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateSeen:
+    image_id: int
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageQuarantined:
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatusChanged:
+    status: SourceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int
+    total: int
+    stage: str = ""
+
+
+Event = (
+    PipelineStateChanged
+    | CycleStarted
+    | CycleFinished
+    | ImageScored
+    | CandidateFound
+    | CatalogChecked
+    | DuplicateSeen
+    | ImageQuarantined
+    | SourceStatusChanged
+    | Progress
+)
