@@ -93,6 +93,10 @@ class AnomalyScorer(Protocol):
 
     def score(self, features: Matrix) -> list[ScoreResult]: ...
 
+    def score_transductive(self, features: Matrix) -> list[ScoreResult]:
+        """Bootstrap scoring with no reference: each row against all the others."""
+        ...
+
 
 class VectorIndex(Protocol):
     model_id: str
@@ -129,6 +133,20 @@ class Repository(Protocol):
     def add_image(
         self, image: DecodedImage, image_path: str | None, thumbnail_path: str | None
     ) -> ImageRecord: ...
+
+    def add_scored_image(
+        self,
+        image: DecodedImage,
+        image_path: str | None,
+        thumbnail_path: str | None,
+        embedding: Embedding,
+        model_id: str,
+        result: ScoreResult | None,
+    ) -> ImageRecord:
+        """Image + embedding (+ score and candidate row when scored) in one transaction."""
+        ...
+
+    def get_image(self, image_id: int) -> ImageRecord | None: ...
 
     def add_embedding(self, image_id: int, embedding: Embedding) -> None: ...
 

@@ -1,0 +1,603 @@
+"""The discovery pipeline: sources -> fetch -> decode -> dedupe -> embed -> score -> persist ->
+cross-match -> notify, as bounded asyncio queues with workers per stage.
+
+Bounded queues give back-pressure: a slow embedder throttles the fetchers instead of letting
+downloads pile up in memory. Everything blocking goes through the named executors. A cycle is
+one pass over what the sources plan; `run_forever` repeats cycles with an interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import search_radius_arcsec
+from astrolens.domain.embedding import Embedding
+from astrolens.domain.errors import (
+    AstroLensError,
+    SourceUnavailableError,
+    StorageFullError,
+    UnreadableImageError,
+)
+from astrolens.domain.events import (
+    CandidateFound,
+    CatalogChecked,
+    CycleFinished,
+    CycleStarted,
+    DuplicateSeen,
+    Event,
+    ImageQuarantined,
+    ImageScored,
+    PipelineState,
+    PipelineStateChanged,
+    Progress,
+    SourceStatusChanged,
+)
+from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord, RawImage
+from astrolens.domain.ports import (
+    BlobStore,
+    CrossMatcher,
+    Decoder,
+    Embedder,
+    EventSink,
+    ImageSource,
+    Notifier,
+    Repository,
+    VectorIndex,
+)
+from astrolens.domain.scoring import ScoreResult, Verdict
+from astrolens.domain.sources import FetchTask
+from astrolens.pipeline.executors import Executors, run_in
+from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    tasks_per_source: int = 64
+    queue_size: int = 64
+    fetch_workers: int = 4
+    decode_workers: int = 2
+    batch_size: int = 32
+    batch_wait_s: float = 0.2
+    interval_s: float = 900.0
+    min_reference: int = 20
+    reference_limit: int = 5000
+    refit_every: int = 200
+    bootstrap_flush_at: int = 256
+    crossmatch: bool = True
+    notify: bool = True
+    stop_timeout_s: float = 10.0
+
+
+@dataclass
+class ScoredItem:
+    record: ImageRecord
+    result: ScoreResult | None
+
+
+@dataclass
+class CycleReport:
+    cycle: int
+    planned: int = 0
+    fetched: int = 0
+    ingested: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    unavailable: int = 0
+    seconds: float = 0.0
+    scored: list[ScoredItem] = field(default_factory=list)
+
+    @property
+    def anomalies(self) -> int:
+        return sum(1 for s in self.scored if s.result and s.result.verdict is Verdict.ANOMALY)
+
+    @property
+    def near_misses(self) -> int:
+        return sum(1 for s in self.scored if s.result and s.result.verdict is Verdict.NEAR_MISS)
+
+
+@dataclass
+class _TaskTracker:
+    """Counts a task's images still in flight; the cursor moves only when all are stored."""
+
+    source: ImageSource
+    task: FetchTask
+    remaining: int = 0
+    failed: bool = False
+
+
+@dataclass
+class _Item:
+    tracker: _TaskTracker
+    image: DecodedImage
+    original: bytes | None
+    vector: np.ndarray | None = None
+
+
+# Candidates waiting for the catalogs, with whether to notify once they are checked.
+MatchQueue = asyncio.Queue[tuple[Candidate, bool]]
+
+
+class DiscoveryPipeline:
+    def __init__(
+        self,
+        *,
+        sources: Sequence[ImageSource],
+        decoder: Decoder,
+        embedder: Embedder,
+        scorer_factory: ScorerFactory,
+        repository: Repository,
+        blobs: BlobStore,
+        executors: Executors,
+        events: EventSink | None = None,
+        crossmatcher: CrossMatcher | None = None,
+        notifier: Notifier | None = None,
+        index: VectorIndex | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.decoder = decoder
+        self.embedder = embedder
+        self.repo = repository
+        self.blobs = blobs
+        self.ex = executors
+        self.crossmatcher = crossmatcher
+        self.notifier = notifier
+        self.index = index
+        self.config = config or PipelineConfig()
+        self._emit_fn = events
+        self.scoring = ScoringBank(
+            scorer_factory,
+            repository,
+            executors,
+            embedder.model_id,
+            min_reference=self.config.min_reference,
+            reference_limit=self.config.reference_limit,
+            refit_every=self.config.refit_every,
+        )
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._state = PipelineState.STOPPED
+        self._cycle = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._calibrate_requested = False
+        self._done_counter = itertools.count(1)
+        self._planned = 0
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def state(self) -> PipelineState:
+        return self._state
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def _set_state(self, state: PipelineState, message: str = "") -> None:
+        if state is not self._state:
+            self._state = state
+            self._emit(PipelineStateChanged(state, message))
+
+    def _emit(self, event: Event) -> None:
+        if self._emit_fn is None:
+            return
+        try:
+            self._emit_fn(event)
+        except Exception:  # a broken listener must not stop discovery
+            log.exception("event listener failed on %r", type(event).__name__)
+
+    def pause(self) -> None:
+        """Stop pulling new images; what is already fetched finishes its way through."""
+        self._resume.clear()
+        self._set_state(PipelineState.PAUSED)
+
+    def resume(self) -> None:
+        self._resume.set()
+        self._set_state(PipelineState.RUNNING if self._runner else PipelineState.IDLE)
+        self._wake.set()
+
+    def request_calibration(self) -> None:
+        self._calibrate_requested = True
+        self._wake.set()
+
+    def start(self, *, interval_s: float | None = None) -> asyncio.Task[None]:
+        """Run cycles forever in a named task owned by the pipeline."""
+        if self._runner is not None and not self._runner.done():
+            return self._runner
+        self._runner = asyncio.create_task(
+            self.run_forever(interval_s=interval_s), name="astrolens-discovery-loop"
+        )
+        return self._runner
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Cancel the loop and wait for it (bounded), then close the sources."""
+        runner, self._runner = self._runner, None
+        if runner is not None and not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(runner, grace_s or self.config.stop_timeout_s)
+        for source in self.sources:
+            with contextlib.suppress(Exception):
+                await source.aclose()
+        self._set_state(PipelineState.STOPPED)
+
+    async def run_forever(self, *, interval_s: float | None = None) -> None:
+        interval = self.config.interval_s if interval_s is None else interval_s
+        try:
+            while True:
+                await self._resume.wait()
+                self._set_state(PipelineState.RUNNING)
+                try:
+                    await self.run_cycle()
+                except StorageFullError as exc:
+                    # Nothing more can be stored: stop pulling until the user frees space.
+                    self._set_state(PipelineState.ERROR, str(exc))
+                    self.pause()
+                    continue
+                if not self.paused:
+                    self._set_state(PipelineState.IDLE)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=interval)
+        finally:
+            self._set_state(PipelineState.STOPPED)
+
+    # ------------------------------------------------------------------ one cycle
+
+    async def run_cycle(self) -> CycleReport:
+        self._cycle += 1
+        report = CycleReport(cycle=self._cycle)
+        started = time.monotonic()
+        if self._calibrate_requested:
+            self._calibrate_requested = False
+            await self.scoring.recalibrate_all()
+
+        plans = await self._plan_all()
+        report.planned = sum(len(tasks) for _, tasks in plans)
+        self._emit(CycleStarted(self._cycle, report.planned))
+        cfg = self.config
+        fetch_q: asyncio.Queue[tuple[ImageSource, FetchTask]] = asyncio.Queue()
+        decode_q: asyncio.Queue[tuple[_TaskTracker, RawImage]] = asyncio.Queue(cfg.queue_size)
+        embed_q: asyncio.Queue[_Item] = asyncio.Queue(cfg.queue_size)
+        match_q: MatchQueue = asyncio.Queue()
+        for source, tasks in plans:
+            for task in tasks:
+                fetch_q.put_nowait((source, task))
+        self._done_counter = itertools.count(1)
+        self._planned = report.planned
+
+        async with asyncio.TaskGroup() as tg:
+            workers = [
+                *(
+                    tg.create_task(
+                        self._fetch_worker(fetch_q, decode_q, report),
+                        name=f"astrolens-fetch-{i}",
+                    )
+                    for i in range(cfg.fetch_workers)
+                ),
+                *(
+                    tg.create_task(
+                        self._decode_worker(decode_q, embed_q, report),
+                        name=f"astrolens-decode-{i}",
+                    )
+                    for i in range(cfg.decode_workers)
+                ),
+                tg.create_task(
+                    self._embed_worker(embed_q, match_q, report), name="astrolens-embed"
+                ),
+                tg.create_task(self._match_worker(match_q), name="astrolens-crossmatch"),
+            ]
+            await self._enqueue_pending_crossmatches(match_q)
+            await fetch_q.join()
+            await decode_q.join()
+            await embed_q.join()
+            for group in self.scoring.groups_with_pending():
+                await self._flush_bootstrap(group, match_q, report)
+            await match_q.join()
+            for worker in workers:
+                worker.cancel()
+
+        report.seconds = time.monotonic() - started
+        for source in self.sources:
+            self._emit(SourceStatusChanged(source.status()))
+        self._emit(
+            CycleFinished(
+                cycle=self._cycle,
+                ingested=report.ingested,
+                duplicates=report.duplicates,
+                quarantined=report.quarantined,
+                anomalies=report.anomalies,
+                near_misses=report.near_misses,
+                seconds=report.seconds,
+            )
+        )
+        return report
+
+    async def _plan_all(self) -> list[tuple[ImageSource, list[FetchTask]]]:
+        plans = []
+        for source in self.sources:
+            try:
+                tasks = await source.plan(self.config.tasks_per_source)
+            except SourceUnavailableError as exc:
+                log.warning("source %s unavailable: %s", source.id, exc)
+                tasks = []
+            self._emit(SourceStatusChanged(source.status()))
+            fresh = []
+            for task in tasks:
+                if await run_in(self.ex.db, self.repo.has_uri, task.uri):
+                    # Stored before a crash that came between storing and moving the cursor.
+                    await source.mark_done(task)
+                else:
+                    fresh.append(task)
+            plans.append((source, fresh))
+        return plans
+
+    async def _quarantine(self, uri: str, reason: str, report: CycleReport) -> None:
+        report.quarantined += 1
+        await run_in(self.ex.db, self.repo.quarantine, uri, reason)
+        self._emit(ImageQuarantined(uri, reason))
+        log.warning("quarantined %s: %s", uri, reason)
+
+    async def _fetch_worker(
+        self,
+        fetch_q: asyncio.Queue[tuple[ImageSource, FetchTask]],
+        decode_q: asyncio.Queue[tuple[_TaskTracker, RawImage]],
+        report: CycleReport,
+    ) -> None:
+        unavailable: set[str] = set()
+        while True:
+            source, task = await fetch_q.get()
+            try:
+                await self._resume.wait()
+                if source.id in unavailable:
+                    report.unavailable += 1
+                    continue
+                try:
+                    raw = await source.fetch(task)
+                except UnreadableImageError as exc:
+                    await self._quarantine(task.uri, str(exc), report)
+                    await self._task_done(source, task)
+                    continue
+                except SourceUnavailableError as exc:
+                    unavailable.add(source.id)
+                    report.unavailable += 1
+                    log.warning("source %s unavailable: %s", source.id, exc)
+                    self._emit(SourceStatusChanged(source.status()))
+                    continue
+                report.fetched += 1
+                await decode_q.put((_TaskTracker(source, task), raw))
+            finally:
+                fetch_q.task_done()
+
+    async def _decode_worker(
+        self,
+        decode_q: asyncio.Queue[tuple[_TaskTracker, RawImage]],
+        embed_q: asyncio.Queue[_Item],
+        report: CycleReport,
+    ) -> None:
+        while True:
+            tracker, raw = await decode_q.get()
+            try:
+                try:
+                    images = await run_in(self.ex.io, self.decoder.decode, raw)
+                except UnreadableImageError as exc:
+                    await self._quarantine(raw.provenance.uri, str(exc), report)
+                    await self._task_done(tracker.source, tracker.task)
+                    continue
+                except Exception as exc:  # a decoder bug must not kill the cycle
+                    log.exception("decoder failed on %s", raw.provenance.uri)
+                    await self._quarantine(raw.provenance.uri, f"decoder error: {exc}", report)
+                    await self._task_done(tracker.source, tracker.task)
+                    continue
+                fresh = []
+                for image in images:
+                    duplicate = await run_in(
+                        self.ex.db,
+                        self.repo.find_duplicate,
+                        image.perceptual_hash,
+                        image.content_hash,
+                    )
+                    if duplicate is None:
+                        fresh.append(image)
+                    else:
+                        await self._record_duplicate(duplicate, image, report)
+                if not fresh:
+                    await self._task_done(tracker.source, tracker.task)
+                    continue
+                tracker.remaining = len(fresh)
+                for image in fresh:
+                    original = raw.data if image.parent_uri is None and not raw.companions else None
+                    await embed_q.put(_Item(tracker, image, original))
+            finally:
+                decode_q.task_done()
+
+    async def _record_duplicate(
+        self, duplicate: ImageRecord, image: DecodedImage, report: CycleReport
+    ) -> None:
+        report.duplicates += 1
+        await run_in(self.ex.db, self.repo.record_sighting, duplicate.id, image.provenance.uri)
+        self._emit(DuplicateSeen(duplicate.id, image.provenance.uri))
+
+    async def _next_batch(self, embed_q: asyncio.Queue[_Item]) -> list[_Item]:
+        batch = [await embed_q.get()]
+        deadline = time.monotonic() + self.config.batch_wait_s
+        while len(batch) < self.config.batch_size:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(embed_q.get(), timeout))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _embed_worker(
+        self,
+        embed_q: asyncio.Queue[_Item],
+        match_q: MatchQueue,
+        report: CycleReport,
+    ) -> None:
+        while True:
+            batch = await self._next_batch(embed_q)
+            try:
+                await self._process_batch(batch, match_q, report)
+            finally:
+                for _ in batch:
+                    embed_q.task_done()
+
+    async def _process_batch(
+        self,
+        batch: list[_Item],
+        match_q: MatchQueue,
+        report: CycleReport,
+    ) -> None:
+        vectors = await run_in(self.ex.ml, self.embedder.embed, [it.image.pixels for it in batch])
+        for item, vector in zip(batch, vectors, strict=True):
+            item.vector = vector
+        by_group: dict[ImageGroup, list[_Item]] = {}
+        for item in batch:
+            by_group.setdefault(item.image.group, []).append(item)
+        for group, items in by_group.items():
+            stacked = np.stack([it.vector for it in items if it.vector is not None])
+            results = await self.scoring.score(group, stacked)
+            for i, item in enumerate(items):
+                result = results[i] if results is not None else None
+                record = await self._persist(item, result, report)
+                if record is None:
+                    continue
+                if result is None:
+                    self.scoring.defer(group, record.id, stacked[i])
+                else:
+                    await self._after_scored(record, result, match_q, report)
+            if self.scoring.pending(group) >= self.config.bootstrap_flush_at:
+                await self._flush_bootstrap(group, match_q, report)
+
+    async def _persist(
+        self, item: _Item, result: ScoreResult | None, report: CycleReport
+    ) -> ImageRecord | None:
+        """Store one image with its embedding (and score) atomically; None for a late duplicate."""
+        image = item.image
+        duplicate = await run_in(
+            self.ex.db, self.repo.find_duplicate, image.perceptual_hash, image.content_hash
+        )
+        if duplicate is not None:  # the same image arrived twice in one cycle
+            await self._record_duplicate(duplicate, image, report)
+            await self._finish_one(item.tracker)
+            return None
+        try:
+            image_path, thumb_path = await run_in(
+                self.ex.io, self.blobs.put_image, image, item.original
+            )
+        except StorageFullError:
+            item.tracker.failed = True
+            raise
+        assert item.vector is not None
+        embedding = Embedding(self.embedder.model_id, item.vector.astype(np.float32))
+        record = await run_in(
+            self.ex.db,
+            self.repo.add_scored_image,
+            image,
+            image_path,
+            thumb_path,
+            embedding,
+            self.embedder.model_id,
+            result,
+        )
+        if self.index is not None:
+            await run_in(self.ex.ml, self.index.add, [record.id], item.vector[None, :])
+        report.ingested += 1
+        await self._finish_one(item.tracker)
+        return record
+
+    async def _finish_one(self, tracker: _TaskTracker) -> None:
+        tracker.remaining -= 1
+        if tracker.remaining <= 0 and not tracker.failed:
+            await self._task_done(tracker.source, tracker.task)
+
+    async def _task_done(self, source: ImageSource, task: FetchTask) -> None:
+        """The task's images are stored (or it was rejected): move the cursor, show progress."""
+        await source.mark_done(task)
+        self._emit(Progress(next(self._done_counter), self._planned, "images"))
+
+    async def _after_scored(
+        self,
+        record: ImageRecord,
+        result: ScoreResult,
+        match_q: MatchQueue,
+        report: CycleReport,
+    ) -> None:
+        report.scored.append(ScoredItem(record, result))
+        self._emit(
+            ImageScored(
+                record.id, record.provenance.source_id, result.verdict, result.score, result.p_value
+            )
+        )
+        if result.verdict is Verdict.NORMAL:
+            return
+        candidate = await run_in(self.ex.db, self.repo.get_candidate, record.id)
+        if candidate is None:
+            return
+        self._emit(CandidateFound(candidate))
+        await match_q.put((candidate, True))
+
+    async def _flush_bootstrap(
+        self, group: ImageGroup, match_q: MatchQueue, report: CycleReport
+    ) -> None:
+        for image_id, result in await self.scoring.flush(group):
+            await run_in(self.ex.db, self.repo.add_score, image_id, self.embedder.model_id, result)
+            record = await run_in(self.ex.db, self.repo.get_image, image_id)
+            if record is not None:
+                await self._after_scored(record, result, match_q, report)
+
+    # ------------------------------------------------------------ cross-match, notify
+
+    async def _enqueue_pending_crossmatches(self, match_q: MatchQueue) -> None:
+        if self.crossmatcher is None or not self.config.crossmatch:
+            return
+        # Retries of earlier failures: the user was notified (or not) when they were found.
+        for candidate in await run_in(self.ex.db, self.repo.pending_crossmatches, 200):
+            await match_q.put((candidate, False))
+
+    async def _match_worker(self, match_q: MatchQueue) -> None:
+        while True:
+            candidate, notify = await match_q.get()
+            try:
+                await self._crossmatch_and_notify(candidate, notify=notify)
+            except AstroLensError as exc:
+                log.warning("cross-match of %d failed: %s", candidate.id, exc)
+            except Exception:
+                log.exception("cross-match of %d failed", candidate.id)
+            finally:
+                match_q.task_done()
+
+    async def _crossmatch_and_notify(self, candidate: Candidate, *, notify: bool) -> None:
+        sky = candidate.image.provenance.sky
+        if self.crossmatcher is not None and self.config.crossmatch and sky is not None:
+            radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
+            results = await self.crossmatcher.crossmatch(sky, radius)
+            for result in results:
+                await run_in(self.ex.db, self.repo.save_crossmatch, candidate.id, result)
+            refreshed = await run_in(self.ex.db, self.repo.get_candidate, candidate.id)
+            if refreshed is not None:
+                candidate = refreshed
+                self._emit(CatalogChecked(candidate.id, candidate.catalog_verdict))
+        if (
+            notify
+            and self.notifier is not None
+            and self.config.notify
+            and candidate.result.verdict is Verdict.ANOMALY
+            and candidate.label is None
+        ):
+            await self.notifier.notify_candidates([candidate])

@@ -1,0 +1,132 @@
+"""One calibrated scorer per image group, refitted as the reference grows.
+
+Images are only judged against their own group (survey stamps against survey stamps, pictures
+against pictures). Until a group has `min_reference` images there is no honest p-value, so its
+images are buffered and scored transductively (each against the others) in one go.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from astrolens.domain.images import ImageGroup
+from astrolens.domain.ports import AnomalyScorer, Matrix, Repository
+from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
+from astrolens.pipeline.executors import Executors, run_in
+
+log = logging.getLogger(__name__)
+
+ScorerFactory = Callable[[], AnomalyScorer]
+
+
+@dataclass
+class _GroupState:
+    scorer: AnomalyScorer | None = None
+    calibration: Calibration | None = None
+    new_normals_since_fit: int = 0
+    pending_ids: list[int] = field(default_factory=list)
+    pending_vectors: list[Matrix] = field(default_factory=list)
+
+
+class ScoringBank:
+    def __init__(
+        self,
+        factory: ScorerFactory,
+        repository: Repository,
+        executors: Executors,
+        model_id: str,
+        *,
+        min_reference: int = 20,
+        reference_limit: int = 5000,
+        refit_every: int = 200,
+    ) -> None:
+        self._factory = factory
+        self._repo = repository
+        self._ex = executors
+        self.model_id = model_id
+        self.min_reference = min_reference
+        self.reference_limit = reference_limit
+        self.refit_every = refit_every
+        self._groups: dict[ImageGroup, _GroupState] = {}
+
+    def _state(self, group: ImageGroup) -> _GroupState:
+        return self._groups.setdefault(group, _GroupState())
+
+    def calibration(self, group: ImageGroup) -> Calibration | None:
+        return self._state(group).calibration
+
+    async def ensure_fitted(self, group: ImageGroup, *, force: bool = False) -> bool:
+        """Fit the group's scorer on the stored reference if it is large enough."""
+        state = self._state(group)
+        if state.scorer is not None and not force:
+            return True
+        _ids, reference = await run_in(
+            self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
+        )
+        if len(reference) < self.min_reference:
+            return False
+        scorer = self._factory()
+        calibration = await run_in(
+            self._ex.ml, scorer.fit, reference, group=group.value, model_id=self.model_id
+        )
+        state.calibration = await run_in(self._ex.db, self._repo.save_calibration, calibration)
+        state.scorer = scorer
+        state.new_normals_since_fit = 0
+        log.info(
+            "calibrated %s on %d reference images (version %d)",
+            group.value,
+            len(reference),
+            state.calibration.version,
+        )
+        return True
+
+    async def score(self, group: ImageGroup, vectors: Matrix) -> list[ScoreResult] | None:
+        """Scores for a batch, or None when the group is still bootstrapping."""
+        if not await self.ensure_fitted(group):
+            return None
+        state = self._state(group)
+        assert state.scorer is not None
+        results = await run_in(self._ex.ml, state.scorer.score, vectors)
+        state.new_normals_since_fit += sum(r.verdict is Verdict.NORMAL for r in results)
+        if state.new_normals_since_fit >= self.refit_every:
+            await self.ensure_fitted(group, force=True)
+        return results
+
+    def defer(self, group: ImageGroup, image_id: int, vector: Matrix) -> None:
+        state = self._state(group)
+        state.pending_ids.append(image_id)
+        state.pending_vectors.append(vector)
+
+    def pending(self, group: ImageGroup) -> int:
+        return len(self._state(group).pending_ids)
+
+    def groups_with_pending(self) -> list[ImageGroup]:
+        return [g for g, s in self._groups.items() if s.pending_ids]
+
+    async def flush(self, group: ImageGroup) -> list[tuple[int, ScoreResult]]:
+        """Score the buffered images of a bootstrapping group, each against the others."""
+        state = self._state(group)
+        if not state.pending_ids:
+            return []
+        ids, vectors = state.pending_ids, np.stack(state.pending_vectors).astype(np.float32)
+        state.pending_ids, state.pending_vectors = [], []
+        if await self.ensure_fitted(group):
+            assert state.scorer is not None
+            results = await run_in(self._ex.ml, state.scorer.score, vectors)
+        else:
+            scorer = self._factory()
+            results = await run_in(self._ex.ml, scorer.score_transductive, vectors)
+        return list(zip(ids, results, strict=True))
+
+    async def recalibrate_all(self) -> list[Calibration]:
+        done = []
+        for group in ImageGroup:
+            if await self.ensure_fitted(group, force=True):
+                cal = self._state(group).calibration
+                if cal is not None:
+                    done.append(cal)
+        return done
