@@ -1,0 +1,175 @@
+"""`astrolens score`: fit the ensemble on a reference folder, score query images, write CSV.
+
+This is the benchmark contract of DESIGN.md, and a user feature in its own right ("how odd are
+these images compared with those?"). Each file is scored as one image (no stamp cutting).
+Decoding runs on the io threads while the model embeds the previous batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from astrolens.domain.errors import AstroLensError, UnreadableImageError
+from astrolens.domain.images import DecodedImage, Provenance, RawImage
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".tif",
+    ".tiff",
+    ".fits",
+    ".fit",
+    ".fts",
+    ".fits.fz",
+    ".fits.gz",
+    ".fz",
+)
+
+
+def is_image_file(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and not name.startswith(".") and name.endswith(IMAGE_SUFFIXES)
+
+
+def list_images(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders expanded recursively, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if is_image_file(p)))
+        elif is_image_file(path):
+            found.append(path)
+    return found
+
+
+@dataclass
+class ScoreStats:
+    reference: int = 0
+    queries: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        total = self.reference + self.queries
+        return total / self.seconds if self.seconds > 0 else 0.0
+
+
+def _decode_whole(decoder: Any, path: Path) -> DecodedImage:
+    raw = RawImage(
+        provenance=Provenance(source_id="score", uri=str(path)),
+        name=path.name,
+        data=path.read_bytes(),
+    )
+    images = decoder.decode(raw)
+    whole = [im for im in images if im.parent_uri is None]
+    if not whole:
+        raise UnreadableImageError(f"{path}: no image found")
+    return whole[0]  # type: ignore[no-any-return]
+
+
+def embed_paths(
+    app: Any, paths: Sequence[Path], batch_size: int = 32
+) -> tuple[list[Path], np.ndarray, list[tuple[Path, str]]]:
+    """Embed every readable file; returns (kept paths, (N, D) matrix, [(path, reason)])."""
+    decoder, embedder = app.decoder, app.embedder
+    futures: list[Future[DecodedImage]] = [
+        app.executors.io.submit(_decode_whole, decoder, p) for p in paths
+    ]
+    kept: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    chunks: list[np.ndarray] = []
+    batch: list[DecodedImage] = []
+
+    def flush() -> None:
+        if batch:
+            pixels = [im.pixels for im in batch]
+            chunks.append(app.executors.ml.submit(embedder.embed, pixels).result())
+            batch.clear()
+
+    for path, future in zip(paths, futures, strict=True):
+        try:
+            image = future.result()
+        except (AstroLensError, OSError) as exc:
+            failed.append((path, str(exc)))
+            log.warning("skipped %s: %s", path, exc)
+            continue
+        kept.append(path)
+        batch.append(image)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    dim = int(getattr(embedder, "dim", 0))
+    matrix = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
+    return kept, matrix, failed
+
+
+def score_paths(
+    app: Any, reference_dir: Path, queries: Sequence[Path]
+) -> tuple[list[dict[str, Any]], ScoreStats]:
+    started = time.perf_counter()
+    stats = ScoreStats()
+    ref_paths = list_images([reference_dir])
+    if not ref_paths:
+        raise AstroLensError(f"no images in reference folder {reference_dir}")
+    query_paths = list_images(queries)
+    if not query_paths:
+        raise AstroLensError("no query images found")
+    _, reference, ref_failed = embed_paths(app, ref_paths)
+    if len(reference) < 2:
+        raise AstroLensError(f"need at least 2 readable reference images, got {len(reference)}")
+    scorer = app.scorer()
+    app.executors.ml.submit(
+        lambda: scorer.fit(reference, group="survey", model_id=app.embedder.model_id)
+    ).result()
+    kept, features, failed = embed_paths(app, query_paths)
+    results = app.executors.ml.submit(scorer.score, features).result() if len(kept) else []
+    rows = []
+    for path, result in zip(kept, results, strict=True):
+        row = {
+            "path": str(path),
+            "score": result.score,
+            "verdict": result.verdict.value,
+            "p_value": result.p_value,
+        }
+        row.update({f"det_{k}": v for k, v in sorted(result.detector_scores.items())})
+        rows.append(row)
+    for path, reason in failed:
+        rows.append(
+            {
+                "path": str(path),
+                "score": "",
+                "verdict": "unreadable",
+                "p_value": "",
+                "error": reason,
+            }
+        )
+    stats.reference = len(reference)
+    stats.queries = len(kept)
+    stats.failed = len(failed) + len(ref_failed)
+    stats.seconds = time.perf_counter() - started
+    return rows, stats
+
+
+def write_scores_csv(rows: list[dict[str, Any]], fh: IO[str]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)

@@ -1,0 +1,235 @@
+"""CLI commands: each builds the app, does one job, renders it, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from astrolens.app import render
+from astrolens.app.context import AppOptions, AstroLensApp
+from astrolens.domain.errors import ConfigurationError
+from astrolens.domain.events import Event, Progress
+from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.scoring import Verdict
+from astrolens.pipeline.discovery import CycleReport, DiscoveryPipeline, PipelineConfig
+
+EXIT_NO_INPUT = 3
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _require_paths(paths: list[Path]) -> list[Path]:
+    resolved = [p.expanduser() for p in paths]
+    for path in resolved:
+        if not path.exists():
+            raise ConfigurationError(f"no such file or folder: {path}")
+    return resolved
+
+
+# ---------------------------------------------------------------------- scan
+
+
+async def _run_one_cycle(pipeline: DiscoveryPipeline) -> CycleReport:
+    try:
+        return await pipeline.run_cycle()
+    finally:
+        await pipeline.stop()
+
+
+def scan(args: argparse.Namespace) -> int:
+    paths = _require_paths(args.paths)
+    console = _console()
+    app = AstroLensApp(
+        options=AppOptions(
+            aggressive=True if args.aggressive else None,
+            crossmatch=False if args.no_crossmatch else None,
+            offline_catalogs=args.offline,
+        )
+    )
+    try:
+        with render.cycle_progress(console) as on_event:
+            pipeline = app.pipeline([app.folder_source(paths)], events=on_event)
+            report = asyncio.run(_run_one_cycle(pipeline))
+        render.scan_report(console, report, app, top=args.top)
+    finally:
+        app.close()
+    if report.ingested == 0 and report.duplicates == 0 and report.quarantined > 0:
+        return EXIT_NO_INPUT
+    return 0
+
+
+# ---------------------------------------------------------------------- run --headless
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    console = _console()
+    app = AstroLensApp(
+        options=AppOptions(
+            aggressive=True if getattr(args, "aggressive", False) else None,
+            crossmatch=False if getattr(args, "no_crossmatch", False) else None,
+        )
+    )
+    interval = getattr(args, "interval", None)
+    try:
+        sources = app.enabled_sources()
+        wanted = getattr(args, "sources", None)
+        if wanted:
+            sources = [s for s in sources if s.id in wanted]
+        if not sources:
+            raise ConfigurationError("no source is enabled; enable one in settings.toml")
+        console.print(
+            f"AstroLens headless: sources {', '.join(s.id for s in sources)}; "
+            f"data in {app.paths.data_dir}"
+        )
+
+        def on_event(event: Event) -> None:
+            if not isinstance(event, Progress):
+                console.print(render.event_line(event))
+
+        config = PipelineConfig(
+            interval_s=interval if interval is not None else app.settings.interval_s
+        )
+        pipeline = app.pipeline(sources, events=on_event, config=config)
+        if getattr(args, "calibrate", False):
+            pipeline.request_calibration()
+        asyncio.run(_headless_loop(pipeline, once=getattr(args, "once", False)))
+    finally:
+        app.close()
+    return 0
+
+
+async def _headless_loop(pipeline: DiscoveryPipeline, *, once: bool) -> None:
+    if once:
+        await _run_one_cycle(pipeline)
+        return
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = pipeline.start()
+    stopper = asyncio.create_task(stop.wait(), name="astrolens-signal-wait")
+    await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    await pipeline.stop()
+    if runner.done() and not runner.cancelled() and runner.exception():
+        raise runner.exception()  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------- score
+
+
+def score(args: argparse.Namespace) -> int:
+    from astrolens.app.batch_score import score_paths, write_scores_csv
+
+    reference = _require_paths([args.reference])[0]
+    if not reference.is_dir():
+        raise ConfigurationError(f"--reference must be a folder: {reference}")
+    queries = _require_paths(args.queries)
+    app = AstroLensApp(
+        options=AppOptions(aggressive=True if args.aggressive else None, model=args.model)
+    )
+    try:
+        rows, stats = score_paths(app, reference, queries)
+    finally:
+        app.close()
+    if args.output:
+        with args.output.open("w", newline="") as fh:
+            write_scores_csv(rows, fh)
+    else:
+        write_scores_csv(rows, sys.stdout)
+    print(
+        f"scored {stats.queries} images against {stats.reference} reference images "
+        f"in {stats.seconds:.1f} s ({stats.images_per_s:.1f} images/s); "
+        f"{stats.failed} unreadable",
+        file=sys.stderr,
+    )
+    return 0 if rows else EXIT_NO_INPUT
+
+
+# ---------------------------------------------------------------------- inspection
+
+
+def candidates(args: argparse.Namespace) -> int:
+    app = AstroLensApp()
+    try:
+        verdicts = (
+            [Verdict.ANOMALY, Verdict.NEAR_MISS]
+            if args.verdict == "all"
+            else [Verdict(args.verdict)]
+        )
+        found = app.db(lambda repo: repo.candidates(verdicts=verdicts, limit=args.limit))
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps([render.candidate_dict(c) for c in found], indent=2))
+    else:
+        render.candidates_table(_console(), found)
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    app = AstroLensApp()
+    try:
+        candidate = app.db(lambda repo: repo.get_candidate(args.id))
+    finally:
+        app.close()
+    if candidate is None:
+        raise ConfigurationError(f"no candidate with id {args.id} (see `astrolens candidates`)")
+    if args.json:
+        print(json.dumps(render.candidate_dict(candidate), indent=2))
+    else:
+        render.candidate_detail(_console(), candidate)
+    return 0
+
+
+def label(args: argparse.Namespace) -> int:
+    value = {"tp": LabelValue.TRUE_POSITIVE, "fp": LabelValue.FALSE_POSITIVE}.get(
+        args.value, LabelValue.UNSURE
+    )
+    app = AstroLensApp()
+    try:
+        if app.db(lambda repo: repo.get_image(args.id)) is None:
+            raise ConfigurationError(f"no image with id {args.id}")
+        new = Label(
+            args.id, value, author="cli", created_at=datetime.now(UTC), note=args.note, origin="cli"
+        )
+        app.db(lambda repo: repo.add_label(new))
+    finally:
+        app.close()
+    print(f"labelled {args.id} as {value.value}")
+    return 0
+
+
+def sources(args: argparse.Namespace) -> int:
+    from astrolens.sources import registry
+
+    app = AstroLensApp()
+    try:
+        cursors = {
+            sid: app.db(lambda repo, sid=sid: repo.get_cursor(sid)) for sid in registry.registered()
+        }
+        render.sources_table(_console(), registry.registered(), app.settings, cursors)
+    finally:
+        app.close()
+    return 0
+
+
+def quarantine(args: argparse.Namespace) -> int:
+    app = AstroLensApp()
+    try:
+        rows = app.db(lambda repo: repo.quarantined())
+    finally:
+        app.close()
+    render.quarantine_table(_console(), rows)
+    return 0

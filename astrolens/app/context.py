@@ -1,0 +1,182 @@
+"""The composition root: builds every adapter once, wires them into the pipeline, owns them.
+
+Heavy libraries (torch, FAISS, astroquery, open_clip) are imported inside the builders, so
+nothing pays for them until it is used: the tray icon shows before torch loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from astrolens.domain.events import Event
+from astrolens.domain.ports import (
+    AnomalyScorer,
+    CrossMatcher,
+    Decoder,
+    Embedder,
+    EventSink,
+    ImageSource,
+    Notifier,
+)
+from astrolens.pipeline.cursors import RepositoryCursorStore
+from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
+from astrolens.pipeline.executors import Executors
+from astrolens.settings.model import Settings, load_settings
+from astrolens.settings.paths import AppPaths, app_paths
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class AppOptions:
+    """What the command line (or the tray) asks for on top of the saved settings."""
+
+    aggressive: bool | None = None
+    crossmatch: bool | None = None
+    notify: bool = False
+    model: str | None = None
+    offline_catalogs: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class AstroLensApp:
+    def __init__(
+        self,
+        paths: AppPaths | None = None,
+        settings: Settings | None = None,
+        options: AppOptions | None = None,
+    ) -> None:
+        self.paths = (paths or app_paths()).ensure()
+        self.settings = settings or load_settings(self.paths.settings_file)
+        self.options = options or AppOptions()
+        if self.options.aggressive is not None:
+            self.settings.aggressive = self.options.aggressive
+        if self.options.model:
+            self.settings.model = self.options.model
+        self.executors = Executors.create()
+        self._closed = False
+
+    # ------------------------------------------------------------------ adapters
+
+    @cached_property
+    def repository(self) -> Any:
+        from astrolens.store import SqliteRepository
+
+        return SqliteRepository(self.paths.database, backups_dir=self.paths.backups_dir)
+
+    @cached_property
+    def blobs(self) -> Any:
+        from astrolens.store import FileBlobStore
+
+        store = FileBlobStore(self.paths.images_dir)
+        store.sweep()  # temp files a crash left behind
+        return store
+
+    @cached_property
+    def decoder(self) -> Decoder:
+        from astrolens.imaging import ImageDecoder
+
+        return ImageDecoder()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from astrolens.ml.embedders import create_embedder
+
+        return create_embedder(self.settings.model, models_dir=self.paths.models_dir)
+
+    def scorer(self) -> AnomalyScorer:
+        from astrolens.ml.scoring import EnsembleScorer
+
+        return EnsembleScorer(fdr=self.settings.effective_fdr)
+
+    @cached_property
+    def crossmatcher(self) -> CrossMatcher | None:
+        wanted = self.options.crossmatch
+        if wanted is False or (wanted is None and not self.settings.crossmatch):
+            return None
+        from astrolens.catalogs import CatalogCrossMatcher
+
+        services = ["openngc"] if self.options.offline_catalogs else None
+        return CatalogCrossMatcher(  # type: ignore[no-any-return]
+            executor=self.executors.io,
+            cache_dir=self.paths.catalog_cache_dir,
+            services=services or self.settings.crossmatch_services,
+        )
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from astrolens.notify import create_notifier
+
+        return create_notifier(enabled=self.options.notify and self.settings.notifications)
+
+    @cached_property
+    def cursor_store(self) -> RepositoryCursorStore:
+        return RepositoryCursorStore(self.db(lambda repo: repo), self.executors)
+
+    # ------------------------------------------------------------------ sources
+
+    def folder_source(self, paths: Sequence[Path]) -> ImageSource:
+        from astrolens.sources.folder import FolderSource
+
+        return FolderSource(paths, recursive=True, cursor_store=self.cursor_store)
+
+    def enabled_sources(self) -> list[ImageSource]:
+        from astrolens.sources import registry
+
+        known = registry.registered()
+        sources: list[ImageSource] = []
+        for sid, cfg in self.settings.sources.items():
+            if not cfg.enabled:
+                continue
+            if sid not in known:
+                log.warning("settings enable unknown source %r; skipped", sid)
+                continue
+            sources.append(registry.create(sid, cursor_store=self.cursor_store))
+        if self.settings.watch_folders:
+            sources.append(self.folder_source([Path(p) for p in self.settings.watch_folders]))
+        return sources
+
+    # ------------------------------------------------------------------ pipeline
+
+    def pipeline(
+        self,
+        sources: Sequence[ImageSource],
+        events: EventSink | None = None,
+        config: PipelineConfig | None = None,
+    ) -> DiscoveryPipeline:
+        cfg = config or PipelineConfig(interval_s=self.settings.interval_s)
+        return DiscoveryPipeline(
+            sources=sources,
+            decoder=self.decoder,
+            embedder=self.embedder,
+            scorer_factory=self.scorer,
+            repository=self.db(lambda repo: repo),  # opened on the db thread
+            blobs=self.blobs,
+            executors=self.executors,
+            events=events,
+            crossmatcher=self.crossmatcher,
+            notifier=self.notifier,
+            config=cfg,
+        )
+
+    def db(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(repository)` on the db thread, the only thread that touches SQLite."""
+        return self.executors.db.submit(lambda: fn(self.repository)).result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if "repository" in self.__dict__:
+            self.executors.db.submit(self.repository.close).result()
+        self.executors.shutdown(wait=True)
+
+
+def log_event(event: Event) -> None:
+    log.debug("event %r", event)
