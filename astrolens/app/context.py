@@ -23,11 +23,12 @@ from astrolens.domain.ports import (
     ImageSource,
     Notifier,
 )
+from astrolens.domain.settings import Settings
 from astrolens.pipeline.cursors import RepositoryCursorStore
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
 from astrolens.pipeline.executors import Executors
-from astrolens.settings.model import Settings, load_settings
 from astrolens.settings.paths import AppPaths, app_paths
+from astrolens.settings.store import load_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

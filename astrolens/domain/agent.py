@@ -1,0 +1,122 @@
+"""What the desktop UI may ask of the running agent. The app implements it; the UI only
+sees this Protocol and domain types, so widgets never touch the store, torch or the network.
+
+Every coroutine here is awaited on the Qt/asyncio loop (qasync); implementations push
+blocking work to executors, so the UI never freezes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.events import Event, PipelineState
+from astrolens.domain.labels import LabelValue
+from astrolens.domain.scoring import Calibration, Verdict
+from astrolens.domain.settings import Settings
+from astrolens.domain.sources import SourceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateFilter:
+    verdicts: tuple[Verdict, ...] = (Verdict.ANOMALY, Verdict.NEAR_MISS)
+    source_id: str | None = None
+    labelled: bool | None = None  # None: both; True: only labelled; False: only unlabelled
+    catalog_verdict: CatalogVerdict | None = None
+    since: datetime | None = None
+    order_by: str = "score"  # "score", "rank", "newest"
+    limit: int = 200
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStats:
+    images_total: int = 0
+    images_today: int = 0
+    anomalies: int = 0
+    near_misses: int = 0
+    unlabelled_anomalies: int = 0
+    current_source: str | None = None
+    state: PipelineState = PipelineState.STOPPED
+    sources: tuple[SourceStatus, ...] = ()
+    calibrations: tuple[Calibration, ...] = ()
+    recent_scores: tuple[float, ...] = ()  # for the histogram
+    hourly_counts: tuple[int, ...] = ()  # images per hour, last 24 h, for the rate plot
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsStatus:
+    backend: str
+    available: bool
+    error: str = ""
+    present: dict[str, bool] = field(default_factory=dict)
+
+
+class AgentController(Protocol):
+    # -- state and control
+    @property
+    def state(self) -> PipelineState: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def request_calibration(self) -> None: ...
+
+    def scan_folder(self, path: Path) -> None:
+        """Queue a one-off scan of a folder; results arrive as events."""
+        ...
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Receive every pipeline event on the loop thread; returns an unsubscribe function."""
+        ...
+
+    # -- data
+    async def stats(self) -> AgentStats: ...
+
+    async def candidates(self, query: CandidateFilter) -> list[Candidate]: ...
+
+    async def count_candidates(self, query: CandidateFilter) -> int: ...
+
+    async def get_candidate(self, image_id: int) -> Candidate | None: ...
+
+    async def image_path(self, image_id: int) -> Path | None:
+        """The stored full image (original bytes when kept) for the zoomable viewer."""
+        ...
+
+    async def neighbours(self, image_id: int, k: int = 8) -> list[Candidate]:
+        """'More like this': nearest stored images in embedding space."""
+        ...
+
+    async def label(
+        self, image_id: int, value: LabelValue, note: str = "", origin: str = "ui"
+    ) -> None: ...
+
+    async def retry_crossmatch(self, image_id: int) -> None: ...
+
+    # -- settings
+    def settings(self) -> Settings: ...
+
+    async def save_settings(self, settings: Settings) -> None: ...
+
+    def secrets_status(self) -> SecretsStatus: ...
+
+    def set_secret(self, name: str, value: str | None) -> str:
+        """Store an API key in the keyring; returns '' on success or the error to show."""
+        ...
+
+    async def shutdown(self) -> None: ...
+
+
+def recent_anomalies_title(candidates: Sequence[Candidate]) -> list[str]:
+    """Menu titles for the tray's recent anomalies."""
+    titles = []
+    for c in candidates:
+        name = c.image.provenance.uri.rsplit("/", 1)[-1]
+        titles.append(f"#{c.id} {name[:32]} — p={c.result.p_value:.2g}")
+    return titles
