@@ -266,8 +266,10 @@ class ZtfSource(OnlineSource):
             if self._rows is None or self._rows[0] != index:
                 try:
                     self._rows = (index, await self._exposures(index))
-                except (SourceUnavailableError, UnreadableImageError):
-                    break
+                except UnreadableImageError:
+                    self._rows = (index, [])  # a broken answer for this position: skip it
+                except SourceUnavailableError:
+                    break  # status() says why; the next plan() tries again from here
             rows = self._rows[1]
             if item >= len(rows):
                 index, item = index + 1, 0
