@@ -1,0 +1,87 @@
+"""What the four online sources share: a polite transport, a resumable cursor, a status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from astrolens.domain.cursors import CursorStore
+from astrolens.domain.images import ImageGroup
+from astrolens.domain.sources import FetchTask, SourceState, SourceStatus
+from astrolens.sources.cursor import ResumableCursor
+from astrolens.sources.http import Clock, DiskCache, HttpPolicy, PoliteTransport
+
+
+def encode_position(*parts: Any) -> str:
+    """Cursor positions are small JSON lists: readable in the database, ordered by the source."""
+    return json.dumps(list(parts), separators=(",", ":"))
+
+
+def decode_position(text: str | None, default: list[Any]) -> list[Any]:
+    if not text:
+        return list(default)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return list(default)
+    if not isinstance(value, list) or len(value) != len(default):
+        return list(default)  # a cursor from another version: start over (stored URIs are skipped)
+    return value
+
+
+class OnlineSource:
+    """Base for sources that talk HTTP. Subclasses implement plan() and fetch()."""
+
+    def __init__(
+        self,
+        source_id: str,
+        group: ImageGroup,
+        policy: HttpPolicy,
+        *,
+        enabled: bool = True,
+        cursors: CursorStore | None = None,
+        cache_dir: Path | None = None,
+        clock: Clock | None = None,
+        transport: PoliteTransport | None = None,
+    ) -> None:
+        self._id = source_id
+        self._group = group
+        self.enabled = enabled
+        cache = DiskCache(cache_dir / source_id) if cache_dir is not None else None
+        self.transport = transport or PoliteTransport(source_id, policy, cache=cache, clock=clock)
+        self.cursor = ResumableCursor(source_id, cursors)
+        self.fetched = 0
+        self.failed = 0
+        self._note = ""  # e.g. "up to date" when a dated source has caught up
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def group(self) -> ImageGroup:
+        return self._group
+
+    def status(self) -> SourceStatus:
+        if not self.enabled:
+            return SourceStatus(self._id, SourceState.DISABLED, "switched off in settings")
+        state, message, retry_at = self.transport.state()
+        if state is SourceState.IDLE and self._note:
+            message = self._note
+        return SourceStatus(
+            self._id, state, message, retry_at, fetched=self.fetched, failed=self.failed
+        )
+
+    async def mark_done(self, task: FetchTask) -> None:
+        await self.cursor.done(task.cursor)
+
+    async def aclose(self) -> None:
+        await self.cursor.flush()
+        await self.transport.aclose()
+
+    def _counted(self, ok: bool) -> None:
+        if ok:
+            self.fetched += 1
+        else:
+            self.failed += 1

@@ -1,0 +1,3 @@
+from tests.sources.fake_services import fake_services
+
+__all__ = ["fake_services"]
