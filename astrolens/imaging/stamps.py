@@ -16,6 +16,10 @@ import sep
 
 from astrolens.domain.images import FloatImage
 
+# sep's pixel stack is process-global C state: set once here, never per call, because decoders
+# run in several executor threads at a time. 1 M pixels covers a 4k frame's detections.
+sep.set_extract_pixstack(1_000_000)
+
 
 @dataclass(frozen=True, slots=True)
 class StampConfig:
@@ -98,7 +102,6 @@ def _extract(
 ) -> np.ndarray | None:
     # Crowded fields overflow sep's pixel stack; a higher threshold finds the bright objects,
     # which are the ones we keep anyway.
-    sep.set_extract_pixstack(max(300_000, residual.size // 2))
     threshold = config.threshold_sigma
     for _ in range(4):
         try:

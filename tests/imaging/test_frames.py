@@ -72,3 +72,15 @@ def test_pictures_are_kept_whole(decoder: ImageDecoder, shared_data: Path) -> No
 def test_cutout_sized_images_are_not_frames(decoder: ImageDecoder, shared_data: Path) -> None:
     big_gz = next(p for p in (shared_data / "bench" / "gz").rglob("*.jpg") if p.stat().st_size > 0)
     assert len(decoder.decode(raw_from(big_gz))) == 1
+
+
+def test_decoding_in_parallel_threads_matches_serial(
+    decoder: ImageDecoder, shared_data: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    raws = [raw_from(shared_data / "fits" / n) for n in ("astride_long.fits", "M51.fits")] * 2
+    serial = [[d.content_hash for d in decoder.decode(r)] for r in raws]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda r: [d.content_hash for d in decoder.decode(r)], raws))
+    assert parallel == serial

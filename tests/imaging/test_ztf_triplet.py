@@ -59,3 +59,51 @@ def test_triplet_with_mismatched_shapes_is_refused(
     raw = RawImage(Provenance("ztf", "ztf://x"), "x.fits", parts["science"], companions=parts)
     with pytest.raises(UnreadableImageError, match="differ in shape"):
         decoder.decode(raw)
+
+
+def test_gzipped_alert_stamps_from_a_real_avro_packet(
+    decoder: ImageDecoder, shared_data: Path
+) -> None:
+    import fastavro
+
+    with (shared_data / "ztf" / "ztf-avro-alert" / "396522680015020000.avro").open("rb") as f:
+        alert = next(iter(fastavro.reader(f)))
+    parts = {
+        key: alert[f"cutout{key.capitalize()}"]["stampData"] for key in KEYS
+    }  # gzip-compressed FITS, as ZTF ships them
+    assert all(p[:2] == b"\x1f\x8b" for p in parts.values())
+    raw = RawImage(
+        Provenance("ztf", "ztf://alert"), "alert.fits.gz", parts["science"], companions=parts
+    )
+    (image,) = decoder.decode(raw)
+    assert image.pixels.shape == (63, 63, 3) and image.group is ImageGroup.TRANSIENT
+    assert np.isfinite(image.pixels).all()
+
+
+def test_position_comes_from_the_science_wcs(decoder: ImageDecoder) -> None:
+    import io
+
+    from astropy.io import fits
+
+    rng = np.random.default_rng(3)
+    parts = {}
+    for key in KEYS:
+        hdu = fits.PrimaryHDU(rng.normal(100, 5, (63, 63)).astype(np.float32))
+        if key == "science":
+            hdu.header.update(
+                CTYPE1="RA---TAN", CTYPE2="DEC--TAN", CRVAL1=150.0, CRVAL2=2.0,
+                CRPIX1=32.0, CRPIX2=32.0, CDELT1=-1.0 / 3600, CDELT2=1.0 / 3600,
+            )  # fmt: skip
+        buffer = io.BytesIO()
+        hdu.writeto(buffer)
+        parts[key] = buffer.getvalue()
+    raw = RawImage(
+        Provenance("ztf", "ztf://wcs", sky=SkyPosition(10.0, 10.0)), "w.fits", parts["science"],
+        companions=parts,
+    )  # fmt: skip
+    (image,) = decoder.decode(raw)
+    assert image.provenance.sky is not None
+    # Pixel 31 (0-based) is CRPIX 32: the centre of a 63 px stamp is the reference point.
+    assert image.provenance.sky.separation_arcsec(SkyPosition(150.0, 2.0)) < 0.01
+    assert image.provenance.pixel_scale_arcsec is not None
+    assert abs(image.provenance.pixel_scale_arcsec - 1.0) < 1e-6
