@@ -81,7 +81,7 @@ class ImageDecoder:
     def decode(self, raw: RawImage) -> list[DecodedImage]:
         if raw.companions and set(TRIPLET_KEYS) <= set(raw.companions):
             return [self._decode_triplet(raw)]
-        loaded = self.load(raw.data, raw.name)
+        loaded = self._load(raw.data, raw.name)
         display = self._display(loaded)
         provenance = _with_wcs(raw.provenance, loaded)
         if not self._is_frame(loaded, raw.group):
@@ -104,7 +104,7 @@ class ImageDecoder:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def load(self, data: bytes, name: str) -> _Loaded:
+    def _load(self, data: bytes, name: str) -> _Loaded:
         fmt = sniff(data, name)
         if fmt is ImageFormat.GZIP:
             data = inflate_gzip(data, name, self.config.max_inflated_bytes)
@@ -249,7 +249,7 @@ class ImageDecoder:
     def _decode_triplet(self, raw: RawImage) -> DecodedImage:
         planes: list[_Loaded] = []
         for key in TRIPLET_KEYS:
-            loaded = self.load(raw.companions[key], f"{raw.name} [{key}]")
+            loaded = self._load(raw.companions[key], f"{raw.name} [{key}]")
             if not loaded.is_fits or loaded.data.ndim != 2:
                 raise UnreadableImageError(f"{raw.name}: the {key} stamp is not a 2-D FITS image")
             planes.append(loaded)
