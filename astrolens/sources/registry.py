@@ -48,6 +48,8 @@ def create(source_id: str, **kwargs: Any) -> ImageSource:
 # Modules that register built-in sources. Listed here (not discovered) so PyInstaller's spec can
 # read the same list for its hidden imports.
 BUILTIN_MODULES: tuple[str, ...] = (
+    "astrolens.sources.folder",
+    "astrolens.sources.sample_sky",
     "astrolens.sources.sdss",
     "astrolens.sources.legacy_survey",
     "astrolens.sources.ztf",

@@ -1,0 +1,114 @@
+"""FITS bytes (plain, gzip, tile-compressed) to a float32 array and its header.
+
+The first HDU with image data wins: survey files often keep the pixels in an extension and
+leave the primary HDU empty, and `.fits.fz` files always do (CompImageHDU). Sizes are checked
+from the header before any pixel is read, and gzip is inflated with a cap, so a small hostile
+file cannot make us allocate gigabytes.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
+
+from astrolens.domain.errors import UnreadableImageError
+
+_IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
+
+
+@dataclass(frozen=True, slots=True)
+class FitsData:
+    """Pixels in the file's own orientation (row 0 = FITS y = 1), HxW or HxWx3 float32."""
+
+    data: npt.NDArray[np.float32]
+    header: fits.Header
+    hdu_index: int
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def inflate_gzip(data: bytes, name: str, max_bytes: int) -> bytes:
+    """gunzip with a ceiling on the output size (gzip bombs reach ratios above 1000:1)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise UnreadableImageError(f"{name}: corrupt gzip stream ({exc})") from exc
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise UnreadableImageError(
+            f"{name}: refused, inflates to more than {max_bytes:,} bytes "
+            "(possible decompression bomb)"
+        )
+    if not inflater.eof:
+        raise UnreadableImageError(f"{name}: truncated gzip stream")
+    return out
+
+
+def read_fits(data: bytes, name: str, max_pixels: int) -> FitsData:
+    try:
+        with warnings.catch_warnings():
+            # Old files often bend the standard ("SIMPLE card format"); we verify by reading.
+            warnings.simplefilter("ignore", VerifyWarning)
+            # Truncation and bad header bytes also surface as exceptions; the warnings are noise.
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
+                return _first_image(hdul, name, max_pixels)
+    except UnreadableImageError:
+        raise
+    except Exception as exc:  # astropy raises OSError, TypeError, ValueError, ... for damage
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableImageError(f"{name}: broken FITS file ({reason})") from exc
+
+
+def _first_image(hdul: fits.HDUList, name: str, max_pixels: int) -> FitsData:
+    for index, hdu in enumerate(hdul):
+        if not isinstance(hdu, _IMAGE_HDUS):
+            continue
+        header = hdu.header
+        axes = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, int(header.get("NAXIS", 0)) + 1)]
+        if len(axes) < 2 or 0 in axes:
+            continue
+        plane_pixels = axes[0] * axes[1]
+        if plane_pixels > max_pixels:
+            raise UnreadableImageError(
+                f"{name}: refused, {plane_pixels:,} pixels exceeds the limit of {max_pixels:,}"
+            )
+        raw = hdu.section[_leading_slice(len(axes))] if len(axes) > 3 else hdu.data
+        if raw is None:
+            continue
+        pixels, notes = _to_image(np.asarray(raw), name)
+        return FitsData(data=pixels, header=header.copy(), hdu_index=index, notes=notes)
+    raise UnreadableImageError(f"{name}: FITS file has no image data (tables only?)")
+
+
+def _leading_slice(naxis: int) -> tuple[int | slice, ...]:
+    """For >3-D data read only the first 3-D block: (0, ..., 0, :, :, :)."""
+    return (0,) * (naxis - 3) + (slice(None),) * 3
+
+
+def _to_image(arr: npt.NDArray[np.generic], name: str) -> tuple[npt.NDArray[np.float32], dict]:
+    notes: dict[str, object] = {}
+    arr = np.squeeze(arr) if arr.ndim > 2 else arr
+    if arr.ndim == 3:
+        if arr.shape[0] == 3:
+            # Three planes are taken as colour (e.g. g, r, i): numpy HxWx3.
+            arr = np.moveaxis(arr, 0, -1)
+            notes["cube"] = "rgb"
+        else:
+            notes["cube"] = f"first of {arr.shape[0]} planes"
+            arr = arr[0]
+    if arr.ndim != 2 and not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise UnreadableImageError(f"{name}: unsupported FITS data shape {arr.shape}")
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise UnreadableImageError(f"{name}: image is too small {arr.shape}")
+    out = np.ascontiguousarray(arr, dtype=np.float32)  # also native byte order, for sep
+    if not np.isfinite(out).any():
+        raise UnreadableImageError(f"{name}: every pixel is NaN or infinite")
+    return out, notes

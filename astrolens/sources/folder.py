@@ -1,0 +1,229 @@
+"""Images from local folders: the `astrolens scan PATH` source, and a watched folder.
+
+Files are visited in a stable order (sorted absolute paths), so a cursor (the last path whose
+images are stored) lets a restart resume where it stopped. ZTF-style
+``<name>_science/_template/_difference.fits`` files in one folder form one task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from astrolens.domain.cursors import CursorStore
+from astrolens.domain.errors import ConfigurationError, UnreadableImageError
+from astrolens.domain.images import ImageGroup, Provenance, RawImage
+from astrolens.domain.sources import FetchTask, SourceState, SourceStatus
+from astrolens.sources.registry import SourceInfo, register
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".tif", ".tiff",
+    ".fits", ".fit", ".fts", ".fits.fz", ".fits.gz", ".fit.gz", ".fts.gz",
+)  # fmt: skip
+_TRIPLET = re.compile(
+    r"^(?P<stem>.+)_(?P<kind>science|template|difference)\.(?:fits|fit|fts)(?:\.gz|\.fz)?$",
+    re.IGNORECASE,
+)
+_TRIPLET_KINDS = ("science", "template", "difference")
+# A file bigger than this is read by nobody's desktop in one go; refuse it with a reason.
+DEFAULT_MAX_FILE_BYTES = 2 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class FolderEntry:
+    """One task's files. `key` (the science file for a triplet) orders tasks and is the cursor."""
+
+    key: str
+    path: Path
+    companions: dict[str, Path] | None = None
+
+
+def is_supported(name: str) -> bool:
+    return name.lower().endswith(SUPPORTED_SUFFIXES) and not name.startswith(".")
+
+
+def list_entries(roots: Sequence[Path], recursive: bool) -> list[FolderEntry]:
+    """Every supported file under `roots`, triplets grouped, sorted by key. Blocking."""
+    files: set[Path] = set()
+    for root in roots:
+        if root.is_file():
+            if is_supported(root.name):
+                files.add(root)
+            continue
+        if recursive:
+            for folder, dirs, names in os.walk(root):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                files.update(Path(folder) / n for n in names if is_supported(n))
+        else:
+            files.update(p for p in root.iterdir() if p.is_file() and is_supported(p.name))
+    return _group_triplets(files)
+
+
+def _group_triplets(files: set[Path]) -> list[FolderEntry]:
+    groups: dict[tuple[Path, str], dict[str, Path]] = {}
+    for path in files:
+        match = _TRIPLET.match(path.name)
+        if match:
+            groups.setdefault((path.parent, match["stem"]), {})[match["kind"].lower()] = path
+    entries: list[FolderEntry] = []
+    grouped: set[Path] = set()
+    for parts in groups.values():
+        if all(kind in parts for kind in _TRIPLET_KINDS):
+            science = parts["science"]
+            entries.append(FolderEntry(key=science.as_posix(), path=science, companions=parts))
+            grouped.update(parts.values())
+    entries.extend(FolderEntry(key=p.as_posix(), path=p) for p in files if p not in grouped)
+    entries.sort(key=lambda e: e.key)
+    return entries
+
+
+class FolderSource:
+    """Implements astrolens.domain.ports.ImageSource over local files.
+
+    The stored cursor only moves past a task once every earlier task is marked done, so tasks
+    that finish out of order never let a crash skip an unfinished one. The pipeline should
+    call mark_done for quarantined tasks too, or the cursor waits at the first failure (the
+    already-stored files after it are then skipped by uri on the next run).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        recursive: bool = True,
+        cursor_store: CursorStore | None = None,
+        *,
+        name: str | None = None,
+        group: ImageGroup = ImageGroup.SURVEY,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    ) -> None:
+        if not paths:
+            raise ConfigurationError("folder source: no folder given")
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        for root in roots:
+            if not root.exists():
+                raise ConfigurationError(f"folder source: {root} does not exist")
+        self._roots = roots
+        self._recursive = recursive
+        self._cursors = cursor_store
+        self._id = f"folder:{name}" if name else "folder"
+        self._group = group
+        self._max_file_bytes = max_file_bytes
+        self._cursor_loaded = False
+        self._done_key: str | None = None  # everything up to here is stored
+        self._planned_key: str | None = None  # everything up to here has been handed out
+        self._in_flight: dict[str, bool] = {}  # planned keys in order -> done?
+        self._state = SourceState.IDLE
+        self._fetched = 0
+        self._failed = 0
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def group(self) -> ImageGroup:
+        return self._group
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return tuple(self._roots)
+
+    def status(self) -> SourceStatus:
+        message = ", ".join(str(r) for r in self._roots)
+        return SourceStatus(
+            self._id, self._state, message, fetched=self._fetched, failed=self._failed
+        )
+
+    async def plan(self, limit: int) -> list[FetchTask]:
+        if not self._cursor_loaded:
+            if self._cursors is not None:
+                self._done_key = await self._cursors.get(self._id)
+            self._planned_key = self._done_key
+            self._cursor_loaded = True
+        entries = await asyncio.to_thread(list_entries, self._roots, self._recursive)
+        after = self._planned_key
+        fresh = [e for e in entries if after is None or e.key > after][: max(0, limit)]
+        for entry in fresh:
+            self._in_flight[entry.key] = False
+        if fresh:
+            self._planned_key = fresh[-1].key
+        pending = any(not done for done in self._in_flight.values())
+        self._state = SourceState.ACTIVE if fresh or pending else SourceState.EXHAUSTED
+        return [self._task(e) for e in fresh]
+
+    def _task(self, entry: FolderEntry) -> FetchTask:
+        meta: dict[str, object] = {"path": str(entry.path)}
+        if entry.companions:
+            meta["companions"] = {k: str(v) for k, v in entry.companions.items()}
+        return FetchTask(source_id=self._id, uri=entry.path.as_uri(), cursor=entry.key, meta=meta)
+
+    async def fetch(self, task: FetchTask) -> RawImage:
+        try:
+            raw = await asyncio.to_thread(self._read, task)
+        except UnreadableImageError:
+            self._failed += 1
+            raise
+        self._fetched += 1
+        return raw
+
+    def _read(self, task: FetchTask) -> RawImage:
+        path = Path(task.meta["path"])
+        companions_meta: dict[str, str] = task.meta.get("companions") or {}
+        companions = {kind: self._read_bytes(Path(p)) for kind, p in companions_meta.items()}
+        data = companions["science"] if companions else self._read_bytes(path)
+        return RawImage(
+            provenance=Provenance(source_id=self._id, uri=task.uri, extra={"path": str(path)}),
+            name=path.name,
+            data=data,
+            group=ImageGroup.TRANSIENT if companions else self._group,
+            companions=companions,
+        )
+
+    def _read_bytes(self, path: Path) -> bytes:
+        try:
+            size = path.stat().st_size
+            if size > self._max_file_bytes:
+                raise UnreadableImageError(
+                    f"{path}: {size:,} bytes is larger than the {self._max_file_bytes:,} limit"
+                )
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise UnreadableImageError(f"{path}: file vanished before it could be read") from exc
+        except IsADirectoryError as exc:
+            raise UnreadableImageError(f"{path}: is a folder, not an image file") from exc
+        except PermissionError as exc:
+            raise UnreadableImageError(f"{path}: permission denied") from exc
+
+    async def mark_done(self, task: FetchTask) -> None:
+        if task.cursor not in self._in_flight:
+            return
+        self._in_flight[task.cursor] = True
+        advanced: str | None = None
+        for key in list(self._in_flight):  # insertion order is key order
+            if not self._in_flight[key]:
+                break
+            del self._in_flight[key]
+            advanced = key
+        if advanced is not None:
+            self._done_key = advanced
+            if self._cursors is not None:
+                await self._cursors.set(self._id, advanced)
+
+    async def aclose(self) -> None:
+        return None
+
+
+register(
+    SourceInfo(
+        id="folder",
+        title="Local folder",
+        group=ImageGroup.SURVEY,
+        online=False,
+        factory=FolderSource,
+        description="JPEG, PNG, TIFF and FITS files (incl. .fits.fz/.fits.gz) from local folders",
+    )
+)
