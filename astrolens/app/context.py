@@ -122,25 +122,29 @@ class AstroLensApp:
 
     # ------------------------------------------------------------------ sources
 
-    def folder_source(self, paths: Sequence[Path]) -> ImageSource:
-        from astrolens.sources.folder import FolderSource
+    def folder_source(self, paths: Sequence[Path], name: str | None = None) -> ImageSource:
+        from astrolens.app.source_factory import build_folder_source
 
-        return FolderSource(paths, recursive=True, cursor_store=self.cursor_store)
+        return build_folder_source(list(paths), self.cursor_store, name)  # type: ignore[no-any-return]
 
     def enabled_sources(self) -> list[ImageSource]:
-        from astrolens.sources import registry
+        from astrolens.app.source_factory import build_source
 
-        known = registry.registered()
         sources: list[ImageSource] = []
         for sid, cfg in self.settings.sources.items():
             if not cfg.enabled:
                 continue
-            if sid not in known:
+            try:
+                sources.append(build_source(sid, cfg, self.paths, self.cursor_store))
+            except KeyError:
                 log.warning("settings enable unknown source %r; skipped", sid)
-                continue
-            sources.append(registry.create(sid, cursor_store=self.cursor_store))
         if self.settings.watch_folders:
-            sources.append(self.folder_source([Path(p) for p in self.settings.watch_folders]))
+            folders = [Path(p).expanduser() for p in self.settings.watch_folders]
+            existing = [p for p in folders if p.exists()]
+            for missing in set(folders) - set(existing):
+                log.warning("watched folder %s does not exist; skipped", missing)
+            if existing:
+                sources.append(self.folder_source(existing, name="watched"))
         return sources
 
     # ------------------------------------------------------------------ pipeline
