@@ -61,8 +61,9 @@ def test_summary_counts_by_outcome_and_service():
 
 
 def test_render_text_says_what_each_catalog_said():
-    results = lookup(M51, 10.0, offline=True) + [
-        CrossMatch("simbad", MatchStatus.ERROR, 10.0, reason="blacklisted: page")
+    results = [
+        *lookup(M51, 10.0, offline=True),
+        CrossMatch("simbad", MatchStatus.ERROR, 10.0, reason="blacklisted: page"),
     ]
     text = render_text(M51, results)
     assert "known object" in text
