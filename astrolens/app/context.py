@@ -101,14 +101,18 @@ class AstroLensApp:
         wanted = self.options.crossmatch
         if wanted is False or (wanted is None and not self.settings.crossmatch):
             return None
-        from astrolens.catalogs import CatalogCrossMatcher
+        from astrolens.catalogs.cache import CrossMatchCache
+        from astrolens.catalogs.matcher import CatalogCrossMatcher
+        from astrolens.catalogs.report import default_clients
 
-        services = ["openngc"] if self.options.offline_catalogs else None
-        return CatalogCrossMatcher(  # type: ignore[no-any-return]
-            executor=self.executors.io,
-            cache_dir=self.paths.catalog_cache_dir,
-            services=services or self.settings.crossmatch_services,
-        )
+        enabled = set(self.settings.crossmatch_services)
+        clients = [
+            c
+            for c in default_clients(offline=self.options.offline_catalogs)
+            if c.service in enabled or c.service == "openngc"
+        ]
+        cache = CrossMatchCache(self.paths.catalog_cache_dir / "answers.sqlite3")
+        return CatalogCrossMatcher(clients, self.executors.io, cache=cache)
 
     @cached_property
     def notifier(self) -> Notifier:
