@@ -242,6 +242,8 @@ def backup_database(db: SqliteDatabase, target: Path) -> Path:
     try:
         source: sqlite3.Connection = db.connection()  # type: ignore[no-untyped-call]
         source.backup(dest)
+        # The copy inherits WAL mode; a backup should be one self-contained file.
+        dest.execute("PRAGMA journal_mode=DELETE")
     finally:
         dest.close()
     os.replace(partial, target)
