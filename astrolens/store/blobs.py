@@ -1,0 +1,166 @@
+"""Content-addressed image and thumbnail files, written so a crash never leaves half a file.
+
+Layout under ``root``: ``images/ab/cd/<sha256>.<ext>`` and ``thumbs/ab/cd/<sha256>.png``,
+where the hash is of the file's own bytes. The same bytes always land on the same path,
+so writing twice is a no-op and two stamps cut from one frame share the frame's file.
+
+Every write goes to a temp file in the destination directory, is fsynced, then renamed over
+the final name (``os.replace`` is atomic on one file system), and the directory is fsynced
+so the rename itself survives a power cut. A final path therefore exists only when complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from astrolens.domain.errors import StorageFullError
+from astrolens.domain.images import DecodedImage, FloatImage
+
+THUMBNAIL_MAX_PX = 256
+_TEMP_PREFIX = ".astrolens-"
+_TEMP_SUFFIX = ".tmp"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+# Magic bytes -> extension, so an original keeps a name other tools can open.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"SIMPLE  =", "fits"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x1f\x8b", "gz"),
+    (b"GIF8", "gif"),
+    (b"II*\x00", "tif"),
+    (b"MM\x00*", "tif"),
+    (b"\x89HDF\r\n\x1a\n", "h5"),
+    (b"Obj\x01", "avro"),
+    (b"\x93NUMPY", "npy"),
+)
+
+
+def sniff_extension(data: bytes) -> str:
+    for magic, ext in _SIGNATURES:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "bin"
+
+
+def thumbnail_png(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
+    """An 8-bit PNG no larger than ``max_px`` on its long side, grey or RGB."""
+    array = np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
+        raise ValueError(f"expected HxW or HxWx3 pixels, got shape {array.shape}")
+    eight_bit = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    image = Image.fromarray(eight_bit)  # uint8 HxW -> "L", HxWx3 -> "RGB"
+    image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def pixels_npy(pixels: FloatImage) -> bytes:
+    """Lossless float32 pixels, for images that came without an original file."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(pixels, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some platforms (Windows) cannot open a directory; the rename still holds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FileBlobStore:
+    """``astrolens.domain.ports.BlobStore`` on the local file system. Blocking: use an executor."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.images_dir = root / "images"
+        self.thumbs_dir = root / "thumbs"
+
+    def put_image(self, image: DecodedImage, original: bytes | None) -> tuple[str, str]:
+        """Store the original bytes as they are (or the float pixels as .npy) and a thumbnail.
+
+        Returns absolute (image_path, thumbnail_path). Raises StorageFullError when the disk
+        is full, leaving no partial file behind.
+        """
+        if original is not None:
+            image_path = self.put_bytes(self.images_dir, original, sniff_extension(original))
+        else:
+            image_path = self.put_bytes(self.images_dir, pixels_npy(image.pixels), "npy")
+        thumb_path = self.put_bytes(self.thumbs_dir, thumbnail_png(image.pixels), "png")
+        return str(image_path), str(thumb_path)
+
+    def path_for(self, base: Path, digest: str, ext: str) -> Path:
+        return base / digest[:2] / digest[2:4] / f"{digest}.{ext}"
+
+    def put_bytes(self, base: Path, data: bytes, ext: str) -> Path:
+        digest = hashlib.sha256(data).hexdigest()
+        final = self.path_for(base, digest, ext)
+        if final.exists():  # content-addressed: an existing file already holds these bytes
+            return final
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._raise_if_full(exc)
+            raise
+        self._write_atomically(final, data)
+        return final
+
+    def _write_atomically(self, final: Path, data: bytes) -> None:
+        temp = final.with_name(f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, final)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            self._raise_if_full(exc)
+            raise
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+
+    @staticmethod
+    def _raise_if_full(exc: OSError) -> None:
+        if exc.errno in _FULL_ERRNOS:
+            raise StorageFullError(f"the disk is full; nothing was kept ({exc})") from exc
+
+    def sweep(self) -> int:
+        """Remove temp files a crash left behind. Call at start-up, before any writer runs."""
+        removed = 0
+        for base in (self.images_dir, self.thumbs_dir):
+            if not base.is_dir():
+                continue
+            for temp in base.rglob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+                temp.unlink(missing_ok=True)
+                removed += 1
+        return removed

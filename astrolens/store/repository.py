@@ -1,0 +1,779 @@
+"""The SQLite repository: every table behind methods that take and return domain objects.
+
+Threading: every method blocks. The app creates, calls and closes one ``SqliteRepository``
+on its single-thread "db" executor, never on the event loop. peewee keeps one connection per
+thread, so that executor owns the only connection; a method called from another thread
+would silently open a second connection (still correct under WAL, but not the design).
+Opening is cheap when the schema is current: one connection, a few PRAGMAs, one SELECT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+import numpy as np
+from peewee import JOIN, fn
+
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
+from astrolens.domain.embedding import Embedding, ModelMismatchError, require_same_model
+from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord
+from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.ports import Matrix
+from astrolens.domain.records import (
+    DEFAULT_CANDIDATE_VERDICTS,
+    CandidateFilter,
+    CandidateOrder,
+    LabelState,
+    QuarantineEntry,
+    StoreStats,
+    TrainingRun,
+    TrainingStatus,
+)
+from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
+from astrolens.store import convert
+from astrolens.store.database import execute, open_database
+from astrolens.store.migrations import MIGRATIONS, Migration, migrate
+from astrolens.store.models import (
+    ALL_MODELS,
+    CalibrationRow,
+    CandidateRow,
+    CrossMatchRow,
+    EmbeddingRow,
+    ImageRow,
+    KeyValueRow,
+    LabelRow,
+    QuarantineRow,
+    ScoreRow,
+    SightingRow,
+    SourceCursorRow,
+    TrainingRunRow,
+    utcnow,
+)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_CANDIDATE_VERDICTS = frozenset({Verdict.ANOMALY, Verdict.NEAR_MISS})
+# SQLite allows 999 bound parameters per statement in old builds; stay well below.
+_IN_CHUNK = 500
+
+
+def default_retry_delay(attempts: int) -> timedelta:
+    """How long to wait before asking a failed catalog again: 5 min doubling, capped at a day."""
+    return min(timedelta(minutes=5) * (1 << max(0, attempts - 1)), timedelta(days=1))
+
+
+def _bound(
+    method: Callable[Concatenate[SqliteRepository, _P], _R],
+) -> Callable[Concatenate[SqliteRepository, _P], _R]:
+    """Bind the models to this repository's database for the call.
+
+    The models are module-level classes; binding per call (not once globally) keeps two
+    open repositories (a test and its reopened copy) from writing into each other.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteRepository, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._db.bind_ctx(ALL_MODELS):
+            return method(self, *args, **kwargs)
+
+    return cast("Callable[Concatenate[SqliteRepository, _P], _R]", wrapper)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start : start + _IN_CHUNK]
+
+
+def _local_midnight_utc() -> datetime:
+    local_midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return local_midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+class SqliteRepository:
+    """``astrolens.domain.ports.Repository`` on SQLite (peewee, WAL mode)."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        backups_dir: Path | None = None,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        retry_delay: Callable[[int], timedelta] = default_retry_delay,
+    ) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = db_path
+        self._retry_delay = retry_delay
+        self._db = open_database(db_path)
+        self._db.connect(reuse_if_open=True)
+        try:
+            # The backup made before migrating, if one was: the app may tell the user.
+            self.migration_backup = migrate(
+                self._db, db_path, backups_dir or db_path.parent / "backups", migrations
+            )
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        if not self._db.is_closed():
+            # Fold the WAL back into the main file so a copied database is complete.
+            execute(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+
+    def integrity_check(self) -> str:
+        """SQLite's own check: 'ok' or a description of the damage."""
+        rows = execute(self._db, "PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
+    # ----------------------------------------------------------------- images and dedupe
+
+    @_bound
+    def has_uri(self, uri: str) -> bool:
+        """True if the URI was ingested (as image, frame or sighting) or quarantined."""
+        return bool(
+            ImageRow.select().where((ImageRow.uri == uri) | (ImageRow.parent_uri == uri)).exists()
+            or SightingRow.select().where(SightingRow.uri == uri).exists()
+            or QuarantineRow.select().where(QuarantineRow.uri == uri).exists()
+        )
+
+    @_bound
+    def find_duplicate(self, perceptual_hash: str, content_hash: str) -> ImageRecord | None:
+        """Same bytes first; otherwise the same perceptual hash (a re-encoded copy)."""
+        row = ImageRow.get_or_none(ImageRow.content_hash == content_hash)
+        if row is None and perceptual_hash:
+            row = (
+                ImageRow.select()
+                .where(ImageRow.perceptual_hash == perceptual_hash)
+                .order_by(ImageRow.id)
+                .first()
+            )
+        return convert.image_record(row) if row is not None else None
+
+    @_bound
+    def record_sighting(self, image_id: int, uri: str) -> None:
+        with self._db.atomic():
+            SightingRow.create(image=image_id, uri=uri)
+            ImageRow.update(sightings=ImageRow.sightings + 1).where(
+                ImageRow.id == image_id
+            ).execute()
+
+    @_bound
+    def add_image(
+        self, image: DecodedImage, image_path: str | None, thumbnail_path: str | None
+    ) -> ImageRecord:
+        """Insert the image; content already stored returns the existing record unchanged."""
+        with self._db.atomic():
+            return convert.image_record(self._insert_image(image, image_path, thumbnail_path)[0])
+
+    def _insert_image(
+        self, image: DecodedImage, image_path: str | None, thumbnail_path: str | None
+    ) -> tuple[ImageRow, bool]:
+        """(row, created). ON CONFLICT keeps a racing or repeated insert from duplicating."""
+        prov = image.provenance
+        stamp_x, stamp_y = image.stamp_xy if image.stamp_xy is not None else (None, None)
+        (
+            ImageRow.insert(
+                content_hash=image.content_hash,
+                perceptual_hash=image.perceptual_hash,
+                source_id=prov.source_id,
+                uri=prov.uri,
+                parent_uri=image.parent_uri,
+                ra_deg=prov.sky.ra_deg if prov.sky else None,
+                dec_deg=prov.sky.dec_deg if prov.sky else None,
+                pixel_scale_arcsec=prov.pixel_scale_arcsec,
+                survey=prov.survey,
+                bands=prov.bands,
+                width=image.width,
+                height=image.height,
+                image_group=image.group.value,
+                stamp_x=stamp_x,
+                stamp_y=stamp_y,
+                object_size_px=image.object_size_px,
+                image_path=image_path,
+                thumbnail_path=thumbnail_path,
+                extra_json=convert.dumps(prov.extra),
+                created_at=utcnow(),
+            )
+            .on_conflict_ignore()
+            .execute()
+        )
+        # lastrowid is stale after an ignored insert; changes() tells whether a row was added.
+        created = bool(execute(self._db, "SELECT changes()").fetchone()[0])
+        return ImageRow.get(ImageRow.content_hash == image.content_hash), created
+
+    @_bound
+    def get_image(self, image_id: int) -> ImageRecord | None:
+        row = ImageRow.get_or_none(ImageRow.id == image_id)
+        return convert.image_record(row) if row is not None else None
+
+    @_bound
+    def count_images(self) -> int:
+        return int(ImageRow.select().count())
+
+    @_bound
+    def images_missing_embedding(self, model_id: str, limit: int) -> list[ImageRecord]:
+        """Images with no vector of ``model_id`` yet: the work list after a model change."""
+        rows = (
+            ImageRow.select()
+            .join(
+                EmbeddingRow,
+                JOIN.LEFT_OUTER,
+                on=(EmbeddingRow.image == ImageRow.id) & (EmbeddingRow.model_id == model_id),
+            )
+            .where(EmbeddingRow.id.is_null())
+            .order_by(ImageRow.id)
+            .limit(limit)
+        )
+        return [convert.image_record(r) for r in rows]
+
+    # ------------------------------------------------------------ embeddings and scores
+
+    @_bound
+    def add_embedding(self, image_id: int, embedding: Embedding) -> None:
+        """Insert, or replace the vector this model made earlier for the image."""
+        self._upsert_embedding(image_id, embedding)
+
+    def _upsert_embedding(self, image_id: int, embedding: Embedding) -> None:
+        blob = convert.vector_to_blob(embedding.vector)
+        now = utcnow()
+        (
+            EmbeddingRow.insert(
+                image=image_id,
+                model_id=embedding.model_id,
+                dim=embedding.dim,
+                vector=blob,
+                created_at=now,
+            )
+            .on_conflict(
+                conflict_target=[EmbeddingRow.image, EmbeddingRow.model_id],
+                update={
+                    EmbeddingRow.vector: blob,
+                    EmbeddingRow.dim: embedding.dim,
+                    EmbeddingRow.created_at: now,
+                },
+            )
+            .execute()
+        )
+
+    @_bound
+    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> None:
+        with self._db.atomic():
+            self._insert_score(image_id, model_id, result)
+
+    def _insert_score(self, image_id: int, model_id: str, result: ScoreResult) -> None:
+        thresholds = result.thresholds
+        score_row = ScoreRow.create(
+            image=image_id,
+            model_id=model_id,
+            score=float(result.score),
+            p_value=float(result.p_value),
+            verdict=result.verdict.value,
+            detector_scores_json=convert.dumps(
+                {k: float(v) for k, v in result.detector_scores.items()}
+            ),
+            calibration_version=result.calibration_version,
+            anomaly_p=thresholds.anomaly_p if thresholds else None,
+            near_miss_p=thresholds.near_miss_p if thresholds else None,
+        )
+        existing = CandidateRow.get_or_none(CandidateRow.image == image_id)
+        if existing is None and result.verdict not in _CANDIDATE_VERDICTS:
+            return
+        # A candidate follows its image's latest score, even one that turned normal after a
+        # recalibration: its labels and cross-matches stay, and the gallery filters it out.
+        now = utcnow()
+        if existing is None:
+            source_id = ImageRow.select(ImageRow.source_id).where(ImageRow.id == image_id).scalar()
+            CandidateRow.create(
+                image=image_id,
+                score_row=score_row.id,
+                model_id=model_id,
+                source_id=source_id,
+                verdict=result.verdict.value,
+                score=float(result.score),
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            CandidateRow.update(
+                score_row=score_row.id,
+                model_id=model_id,
+                verdict=result.verdict.value,
+                score=float(result.score),
+                updated_at=now,
+            ).where(CandidateRow.id == existing.id).execute()
+
+    @_bound
+    def add_scored_image(
+        self,
+        decoded: DecodedImage,
+        image_path: str | None,
+        thumb_path: str | None,
+        embedding: Embedding,
+        model_id: str,
+        result: ScoreResult,
+    ) -> ImageRecord:
+        """Image, vector, score and candidate in one transaction: all of them or none.
+
+        Content already stored is returned unchanged (nothing is written): the first scoring
+        of a content wins, and re-scoring goes through ``add_score``.
+        """
+        if embedding.model_id != model_id:
+            raise ModelMismatchError(
+                f"embedding of {embedding.model_id!r} cannot be stored as {model_id!r}"
+            )
+        with self._db.atomic():
+            row, created = self._insert_image(decoded, image_path, thumb_path)
+            if created:
+                self._upsert_embedding(row.id, embedding)
+                self._insert_score(row.id, model_id, result)
+            return convert.image_record(row)
+
+    @_bound
+    def set_rank_score(self, image_id: int, rank_score: float | None) -> None:
+        """The learned ranking of a candidate (from the user's labels)."""
+        CandidateRow.update(rank_score=rank_score, updated_at=utcnow()).where(
+            CandidateRow.image == image_id
+        ).execute()
+
+    @_bound
+    def latest_score(self, image_id: int, model_id: str) -> ScoreResult | None:
+        row = (
+            ScoreRow.select()
+            .where((ScoreRow.image == image_id) & (ScoreRow.model_id == model_id))
+            .order_by(ScoreRow.id.desc())
+            .first()
+        )
+        return convert.score_result(row) if row is not None else None
+
+    def _vectors(self, cursor: sqlite3.Cursor, model_id: str) -> tuple[list[int], Matrix]:
+        ids: list[int] = []
+        vectors = []
+        dim: int | None = None
+        for image_id, row_dim, blob in cursor:
+            if dim is None:
+                dim = int(row_dim)
+            require_same_model(model_id, dim, model_id, int(row_dim))
+            ids.append(int(image_id))
+            vectors.append(convert.blob_to_vector(bytes(blob), int(row_dim)))
+        if not vectors:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return ids, np.stack(vectors).astype(np.float32, copy=False)
+
+    @_bound
+    def reference_vectors(
+        self, model_id: str, group: ImageGroup, limit: int
+    ) -> tuple[list[int], Matrix]:
+        """The newest vectors a detector may treat as normal.
+
+        Included: images whose latest verdict for this model is normal, images not scored
+        yet (the bootstrap reference), and images a person labelled false positive (they
+        are normal by a human's word). Never an image whose latest label is true positive,
+        whatever its score says: fitting on a confirmed anomaly teaches the detector to
+        miss the next one.
+        """
+        cursor = execute(
+            self._db,
+            """
+            SELECT e.image_id, e.dim, e.vector
+            FROM embeddings e
+            JOIN images i ON i.id = e.image_id
+            LEFT JOIN (SELECT image_id, MAX(id) AS sid FROM scores
+                       WHERE model_id = ? GROUP BY image_id) ls ON ls.image_id = e.image_id
+            LEFT JOIN scores s ON s.id = ls.sid
+            LEFT JOIN (SELECT image_id, MAX(id) AS lid FROM labels
+                       GROUP BY image_id) ll ON ll.image_id = e.image_id
+            LEFT JOIN labels l ON l.id = ll.lid
+            WHERE e.model_id = ? AND i.image_group = ?
+              AND (l.value IS NULL OR l.value != ?)
+              AND (l.value = ? OR s.id IS NULL OR s.verdict = ?)
+            ORDER BY e.id DESC
+            LIMIT ?
+            """,
+            (
+                model_id,
+                model_id,
+                group.value,
+                LabelValue.TRUE_POSITIVE.value,
+                LabelValue.FALSE_POSITIVE.value,
+                Verdict.NORMAL.value,
+                limit,
+            ),
+        )
+        return self._vectors(cursor, model_id)
+
+    @_bound
+    def embeddings(
+        self, model_id: str, group: ImageGroup | None = None
+    ) -> tuple[list[int], Matrix]:
+        """Every vector of one model (optionally one group), by image id: for a FAISS rebuild."""
+        sql = "SELECT e.image_id, e.dim, e.vector FROM embeddings e"
+        params: list[object] = [model_id]
+        if group is not None:
+            sql += " JOIN images i ON i.id = e.image_id WHERE e.model_id = ? AND i.image_group = ?"
+            params.append(group.value)
+        else:
+            sql += " WHERE e.model_id = ?"
+        return self._vectors(execute(self._db, sql + " ORDER BY e.image_id", params), model_id)
+
+    # ------------------------------------------------------------------- calibrations
+
+    @_bound
+    def save_calibration(self, calibration: Calibration) -> Calibration:
+        """Store with the next version number (global, so a score's version is unambiguous)."""
+        with self._db.atomic():
+            version = int(CalibrationRow.select(fn.MAX(CalibrationRow.version)).scalar() or 0) + 1
+            CalibrationRow.create(
+                version=version,
+                model_id=calibration.model_id,
+                image_group=calibration.group,
+                reference_size=calibration.reference_size,
+                fdr=calibration.fdr,
+                anomaly_p=calibration.thresholds.anomaly_p,
+                near_miss_p=calibration.thresholds.near_miss_p,
+                bootstrap=calibration.bootstrap,
+                created_at=calibration.created_at,
+            )
+        return dataclasses.replace(calibration, version=version)
+
+    @_bound
+    def latest_calibration(self, model_id: str, group: ImageGroup) -> Calibration | None:
+        row = (
+            CalibrationRow.select()
+            .where((CalibrationRow.model_id == model_id) & (CalibrationRow.image_group == group))
+            .order_by(CalibrationRow.version.desc())
+            .first()
+        )
+        return convert.calibration(row) if row is not None else None
+
+    # --------------------------------------------------------------------- candidates
+
+    def _filtered(self, flt: CandidateFilter) -> Any:
+        query = CandidateRow.select()
+        if flt.verdicts:
+            query = query.where(CandidateRow.verdict.in_([v.value for v in flt.verdicts]))
+        if flt.source_id is not None:
+            query = query.where(CandidateRow.source_id == flt.source_id)
+        if flt.label_state is LabelState.UNLABELLED:
+            query = query.where(CandidateRow.label_value.is_null())
+        elif flt.label_state is LabelState.LABELLED:
+            query = query.where(CandidateRow.label_value.is_null(False))
+        elif flt.label_state is not LabelState.ANY:
+            query = query.where(CandidateRow.label_value == flt.label_state.value)
+        if flt.catalog_verdicts:
+            query = query.where(
+                CandidateRow.catalog_verdict.in_([c.value for c in flt.catalog_verdicts])
+            )
+        if flt.min_score is not None:
+            query = query.where(CandidateRow.score >= flt.min_score)
+        return query
+
+    def _load_candidates(self, candidate_rows: Sequence[CandidateRow]) -> list[Candidate]:
+        """Build domain candidates for one page: three queries, whatever the page size."""
+        if not candidate_rows:
+            return []
+        image_ids = [c.image_id for c in candidate_rows]
+        images: dict[int, ImageRow] = {}
+        scores: dict[int, ScoreRow] = {}
+        matches: dict[int, list[CrossMatch]] = {}
+        labels: dict[int, Label] = {}
+        score_ids = [c.score_row_id for c in candidate_rows]
+        for chunk in _chunks(image_ids):
+            images.update({r.id: r for r in ImageRow.select().where(ImageRow.id.in_(chunk))})
+            for xm in (
+                CrossMatchRow.select()
+                .where(CrossMatchRow.image.in_(chunk))
+                .order_by(CrossMatchRow.service)
+            ):
+                matches.setdefault(xm.image_id, []).append(convert.crossmatch(xm))
+            for lab in LabelRow.select().where(LabelRow.image.in_(chunk)).order_by(LabelRow.id):
+                labels[lab.image_id] = convert.label(lab)  # ascending: the latest wins
+        for chunk in _chunks(score_ids):
+            scores.update({r.id: r for r in ScoreRow.select().where(ScoreRow.id.in_(chunk))})
+        return [
+            Candidate(
+                image=convert.image_record(images[c.image_id]),
+                result=convert.score_result(scores[c.score_row_id]),
+                model_id=c.model_id,
+                crossmatches=tuple(matches.get(c.image_id, ())),
+                catalog_verdict=CatalogVerdict(c.catalog_verdict),
+                label=labels.get(c.image_id),
+                rank_score=c.rank_score,
+            )
+            for c in candidate_rows
+        ]
+
+    @_bound
+    def query_candidates(
+        self, flt: CandidateFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Candidate]:
+        flt = flt or CandidateFilter()
+        query = self._filtered(flt)
+        if flt.order is CandidateOrder.RANK_SCORE:
+            query = query.order_by(
+                CandidateRow.rank_score.desc(nulls="LAST"), CandidateRow.score.desc()
+            )
+        elif flt.order is CandidateOrder.NEWEST:
+            query = query.order_by(CandidateRow.created_at.desc(), CandidateRow.id.desc())
+        else:
+            query = query.order_by(CandidateRow.score.desc(), CandidateRow.id.desc())
+        return self._load_candidates(list(query.limit(limit).offset(offset)))
+
+    @_bound
+    def count_candidates(self, flt: CandidateFilter | None = None) -> int:
+        return int(self._filtered(flt or CandidateFilter()).count())
+
+    def candidates(
+        self,
+        verdicts: Sequence[Verdict] = DEFAULT_CANDIDATE_VERDICTS,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        source_id: str | None = None,
+        label_state: LabelState = LabelState.ANY,
+        catalog_verdicts: Sequence[CatalogVerdict] = (),
+        min_score: float | None = None,
+        order: CandidateOrder = CandidateOrder.SCORE,
+    ) -> list[Candidate]:
+        flt = CandidateFilter(
+            verdicts=tuple(verdicts),
+            source_id=source_id,
+            label_state=label_state,
+            catalog_verdicts=tuple(catalog_verdicts),
+            min_score=min_score,
+            order=order,
+        )
+        return self.query_candidates(flt, limit, offset)
+
+    @_bound
+    def get_candidate(self, image_id: int) -> Candidate | None:
+        row = CandidateRow.get_or_none(CandidateRow.image == image_id)
+        return self._load_candidates([row])[0] if row is not None else None
+
+    # ------------------------------------------------------------------- cross-matches
+
+    @_bound
+    def save_crossmatch(self, image_id: int, result: CrossMatch) -> None:
+        """Keep each service's latest answer; an error schedules its own retry."""
+        now = utcnow()
+        with self._db.atomic():
+            previous = CrossMatchRow.get_or_none(
+                (CrossMatchRow.image == image_id) & (CrossMatchRow.service == result.service)
+            )
+            attempts = (previous.attempts if previous is not None else 0) + 1
+            failed = result.status is MatchStatus.ERROR
+            retry_at = now + self._retry_delay(attempts) if failed else None
+            values = {
+                "catalog": result.catalog,
+                "status": result.status.value,
+                "radius_arcsec": result.radius_arcsec,
+                "objects_json": convert.dumps(
+                    [convert.catalog_object_to_dict(o) for o in result.objects]
+                ),
+                "reason": result.reason,
+                "attempts": attempts,
+                "checked_at": result.checked_at or now,
+                "next_retry_at": retry_at,
+            }
+            if previous is None:
+                CrossMatchRow.create(image=image_id, service=result.service, **values)
+            else:
+                CrossMatchRow.update(**values).where(CrossMatchRow.id == previous.id).execute()
+            answers = [
+                convert.crossmatch(r)
+                for r in CrossMatchRow.select().where(CrossMatchRow.image == image_id)
+            ]
+            CandidateRow.update(
+                catalog_verdict=catalog_verdict(answers).value, updated_at=now
+            ).where(CandidateRow.image == image_id).execute()
+
+    @_bound
+    def pending_crossmatches(
+        self, limit: int, verdicts: Sequence[Verdict] = (Verdict.ANOMALY,)
+    ) -> list[Candidate]:
+        """Candidates with a sky position whose catalog answer is missing or due for a retry.
+
+        A candidate waits while any of its failed services is inside its back-off window.
+        Anomalies come first, then by score.
+        """
+        now = utcnow()
+        waiting = CrossMatchRow.select(CrossMatchRow.image).where(
+            (CrossMatchRow.status == MatchStatus.ERROR.value) & (CrossMatchRow.next_retry_at > now)
+        )
+        rows = (
+            CandidateRow.select(CandidateRow)
+            .join(ImageRow)
+            .where(
+                CandidateRow.verdict.in_([v.value for v in verdicts])
+                & CandidateRow.catalog_verdict.in_(
+                    [CatalogVerdict.PENDING.value, CatalogVerdict.INCOMPLETE.value]
+                )
+                & ImageRow.ra_deg.is_null(False)
+                & ImageRow.dec_deg.is_null(False)
+                & CandidateRow.image.not_in(waiting)
+            )
+            .order_by(
+                (CandidateRow.verdict == Verdict.ANOMALY.value).desc(), CandidateRow.score.desc()
+            )
+            .limit(limit)
+        )
+        return self._load_candidates(list(rows))
+
+    # --------------------------------------------------------------------------- labels
+
+    @_bound
+    def add_label(self, label: Label) -> None:
+        with self._db.atomic():
+            LabelRow.create(
+                image=label.image_id,
+                value=label.value.value,
+                author=label.author,
+                note=label.note,
+                origin=label.origin,
+                created_at=label.created_at,
+            )
+            CandidateRow.update(label_value=label.value.value, updated_at=utcnow()).where(
+                CandidateRow.image == label.image_id
+            ).execute()
+
+    @_bound
+    def labels(self, image_id: int | None = None) -> list[Label]:
+        """Every label in the order given (the training set), or one image's history."""
+        query = LabelRow.select().order_by(LabelRow.id)
+        if image_id is not None:
+            query = query.where(LabelRow.image == image_id)
+        return [convert.label(r) for r in query]
+
+    # -------------------------------------------------------------------- training runs
+
+    @_bound
+    def add_training_run(
+        self, model_id: str, parameters: dict[str, Any], data_description: str
+    ) -> TrainingRun:
+        row = TrainingRunRow.create(
+            model_id=model_id,
+            parameters_json=convert.dumps(parameters),
+            data_description=data_description,
+            status=TrainingStatus.RUNNING.value,
+        )
+        return convert.training_run(row)
+
+    @_bound
+    def finish_training_run(
+        self,
+        run_id: int,
+        *,
+        status: TrainingStatus,
+        metrics_before: dict[str, float],
+        metrics_after: dict[str, float],
+        promoted: bool,
+    ) -> TrainingRun:
+        with self._db.atomic():
+            TrainingRunRow.update(
+                status=status.value,
+                metrics_before_json=convert.dumps(metrics_before),
+                metrics_after_json=convert.dumps(metrics_after),
+                promoted=promoted,
+                finished_at=utcnow(),
+            ).where(TrainingRunRow.id == run_id).execute()
+            return convert.training_run(TrainingRunRow.get_by_id(run_id))
+
+    @_bound
+    def training_runs(self, model_id: str | None = None) -> list[TrainingRun]:
+        query = TrainingRunRow.select().order_by(TrainingRunRow.id.desc())
+        if model_id is not None:
+            query = query.where(TrainingRunRow.model_id == model_id)
+        return [convert.training_run(r) for r in query]
+
+    # ------------------------------------------------------------ quarantine, cursors, kv
+
+    @_bound
+    def quarantine(self, uri: str, reason: str) -> None:
+        now = utcnow()
+        (
+            QuarantineRow.insert(uri=uri, reason=reason, count=1, last_seen=now)
+            .on_conflict(
+                conflict_target=[QuarantineRow.uri],
+                update={
+                    QuarantineRow.reason: reason,
+                    QuarantineRow.count: QuarantineRow.count + 1,
+                    QuarantineRow.last_seen: now,
+                },
+            )
+            .execute()
+        )
+
+    @_bound
+    def quarantined(self) -> list[QuarantineEntry]:
+        query = QuarantineRow.select().order_by(QuarantineRow.last_seen.desc())
+        return [convert.quarantine_entry(r) for r in query]
+
+    @_bound
+    def get_cursor(self, source_id: str) -> str | None:
+        row = SourceCursorRow.get_or_none(SourceCursorRow.source_id == source_id)
+        return row.cursor if row is not None else None
+
+    @_bound
+    def set_cursor(self, source_id: str, cursor: str) -> None:
+        now = utcnow()
+        (
+            SourceCursorRow.insert(source_id=source_id, cursor=cursor, updated_at=now)
+            .on_conflict(
+                conflict_target=[SourceCursorRow.source_id],
+                update={SourceCursorRow.cursor: cursor, SourceCursorRow.updated_at: now},
+            )
+            .execute()
+        )
+
+    @_bound
+    def get_value(self, key: str) -> str | None:
+        row = KeyValueRow.get_or_none(KeyValueRow.key == key)
+        return row.value if row is not None else None
+
+    @_bound
+    def set_value(self, key: str, value: str) -> None:
+        KeyValueRow.insert(key=key, value=value).on_conflict_replace().execute()
+
+    # ---------------------------------------------------------------------------- stats
+
+    @_bound
+    def stats(self) -> StoreStats:
+        """Totals for the status bar: latest verdict per image, images per source, today."""
+        verdict_rows = execute(
+            self._db,
+            """
+            SELECT s.verdict, COUNT(*) FROM scores s
+            JOIN (SELECT MAX(id) AS id FROM scores GROUP BY image_id) latest ON latest.id = s.id
+            GROUP BY s.verdict
+            """,
+        ).fetchall()
+        by_source = {
+            str(source): int(n)
+            for source, n in execute(
+                self._db, "SELECT source_id, COUNT(*) FROM images GROUP BY source_id"
+            )
+        }
+        return StoreStats(
+            images=int(ImageRow.select().count()),
+            by_verdict={Verdict(v): int(n) for v, n in verdict_rows},
+            by_source=by_source,
+            today=int(
+                ImageRow.select().where(ImageRow.created_at >= _local_midnight_utc()).count()
+            ),
+            candidates=int(
+                CandidateRow.select()
+                .where(CandidateRow.verdict.in_([v.value for v in _CANDIDATE_VERDICTS]))
+                .count()
+            ),
+            labelled=int(
+                CandidateRow.select().where(CandidateRow.label_value.is_null(False)).count()
+            ),
+            quarantined=int(QuarantineRow.select().count()),
+        )
