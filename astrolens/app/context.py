@@ -67,15 +67,15 @@ class AstroLensApp:
 
     @cached_property
     def repository(self) -> Any:
-        from astrolens.store import SqliteRepository
+        from astrolens.store.repository import SqliteRepository
 
         return SqliteRepository(self.paths.database, backups_dir=self.paths.backups_dir)
 
     @cached_property
     def blobs(self) -> Any:
-        from astrolens.store import FileBlobStore
+        from astrolens.store.blobs import FileBlobStore
 
-        store = FileBlobStore(self.paths.images_dir)
+        store = FileBlobStore(self.paths.data_dir)
         store.sweep()  # temp files a crash left behind
         return store
 
