@@ -1,0 +1,136 @@
+"""Shared batching, precision, test-time augmentation and normalisation for torch backbones.
+
+Everything here blocks: the app calls it from its single "ml" executor thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from astrolens.domain.images import FloatImage
+from astrolens.domain.ports import Matrix
+from astrolens.ml.embedders.preprocess import dihedral_views, to_batch
+from astrolens.ml.embedders.torch_runtime import torch_module
+
+if TYPE_CHECKING:
+    import torch
+
+Precision = Literal["fp32", "bf16"]
+TTA = Literal["none", "dihedral"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
+TTAS: tuple[TTA, ...] = ("none", "dihedral")
+
+
+def l2_normalise(features: np.ndarray) -> Matrix:
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    # An all-zero feature row (blank image through ReLU6) stays zero instead of becoming NaN.
+    return (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class TorchEmbedder(ABC):
+    """Base for torch backbones: subclasses give the network, input size and normalisation.
+
+    `precision="bf16"` runs the network under bfloat16 autocast (fast on CPUs with native bf16,
+    e.g. AVX512-BF16/AMX); outputs are always float32. The precision and the default TTA are
+    part of `model_id`, so vectors made differently never land in the same index.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_model_id: str,
+        dim: int,
+        input_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        precision: Precision = "fp32",
+        tta: TTA = "none",
+        batch_size: int = 32,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if tta not in TTAS:
+            raise ValueError(f"tta must be one of {TTAS}, not {tta!r}")
+        self._dim = dim
+        self._input_size = input_size
+        self._mean = tuple(mean)
+        self._std = tuple(std)
+        self.precision: Precision = precision
+        self.tta: TTA = tta
+        self.batch_size = batch_size
+        suffix = "".join(
+            part for part, on in (("+bf16", precision == "bf16"), ("+d8", tta == "dihedral")) if on
+        )
+        self._model_id = base_model_id + suffix
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def input_size(self) -> int:
+        return self._input_size
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights now (idempotent); otherwise the first embed does it."""
+
+    @abstractmethod
+    def _network_forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(pooled features (N, dim), logits (N, classes) or None) for a normalised batch."""
+
+    def embed(self, images: Sequence[FloatImage], tta: TTA | None = None) -> Matrix:
+        """(N, dim) float32, L2-normalised rows. `tta` overrides the default for this call only:
+        the result then does not match `model_id`, so keep such vectors out of the index."""
+        features, _ = self._run(images, tta or self.tta, want_logits=False)
+        return features
+
+    def _run(
+        self, images: Sequence[FloatImage], tta: TTA, *, want_logits: bool
+    ) -> tuple[Matrix, Matrix | None]:
+        if tta not in TTAS:
+            raise ValueError(f"tta must be one of {TTAS}, not {tta!r}")
+        self.load()  # may set the input size and normalisation (open_clip learns them late)
+        if len(images) == 0:
+            empty_logits = np.zeros((0, 0), np.float32) if want_logits else None
+            return np.zeros((0, self._dim), np.float32), empty_logits
+        feature_chunks: list[Matrix] = []
+        logit_chunks: list[np.ndarray] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch = to_batch(chunk, self._input_size, self._mean, self._std)
+            views = dihedral_views(batch) if tta == "dihedral" else [batch]
+            view_features, view_logits = [], []
+            for view in views:
+                features, logits = self._forward_numpy(view)
+                # Normalise each view before averaging, so that no view dominates by its norm.
+                view_features.append(l2_normalise(features))
+                if want_logits and logits is not None:
+                    view_logits.append(logits)
+            feature_chunks.append(l2_normalise(np.mean(view_features, axis=0)))
+            if view_logits:
+                logit_chunks.append(np.mean(view_logits, axis=0).astype(np.float32))
+        all_logits = np.concatenate(logit_chunks) if logit_chunks else None
+        return np.concatenate(feature_chunks), all_logits
+
+    def _forward_numpy(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        torch = torch_module()
+        # channels_last lets oneDNN pick its fast NHWC convolution kernels on CPU.
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"),
+        ):
+            features, logits = self._network_forward(batch)
+        return (
+            features.float().numpy(),
+            None if logits is None else logits.float().numpy(),
+        )

