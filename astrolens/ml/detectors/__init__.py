@@ -1,0 +1,24 @@
+"""Out-of-distribution detectors over embeddings: `fit(features) -> self`, `score(features)`,
+higher = more anomalous. Each also has `state()` / `from_state()` so a fitted one persists as
+plain arrays."""
+
+from astrolens.ml.detectors.knn import KNNDetector
+from astrolens.ml.detectors.logits import (
+    EnergyDetector,
+    MSPDetector,
+    PseudoClassHead,
+    energy_score,
+    msp_score,
+)
+from astrolens.ml.detectors.mahalanobis import MahalanobisDetector, RelativeMahalanobisDetector
+
+__all__ = [
+    "EnergyDetector",
+    "KNNDetector",
+    "MSPDetector",
+    "MahalanobisDetector",
+    "PseudoClassHead",
+    "RelativeMahalanobisDetector",
+    "energy_score",
+    "msp_score",
+]

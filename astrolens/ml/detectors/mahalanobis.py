@@ -1,0 +1,193 @@
+"""Mahalanobis detectors (Lee et al. 2018) and relative Mahalanobis (Ren et al. 2021).
+
+The Gaussian fits use scikit-learn's Ledoit-Wolf estimator: it picks the shrinkage from the data
+in closed form, which is what makes a covariance usable when the reference is small next to the
+dimension (pytorch-ood's version uses a plain pseudo-inverse). When N is not well above D the
+vectors are first projected on a PCA fitted on the reference. After fitting only numpy arrays
+remain (mean, projection, precision), so scoring needs no scikit-learn and the state persists as
+plain arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from astrolens.ml.detectors._arrays import Matrix, NotFittedError, Scores, as_matrix
+
+# PCA keeps at most this fraction of N components: a covariance of D dims wants N >> D.
+_MAX_COMPONENTS_PER_SAMPLE = 0.5
+
+
+def _pca_projection(
+    x: npt.NDArray[np.float64], n_components: int | float | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(centre, components.T) of a PCA of x; identity when no reduction is needed."""
+    n, d = x.shape
+    cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
+    if n_components is None and d <= cap:
+        return np.zeros(d), np.eye(d)
+    from sklearn.decomposition import PCA
+
+    if n_components is None:
+        n_components = cap
+    if isinstance(n_components, int):
+        n_components = min(n_components, cap, d)
+    pca = PCA(n_components=n_components, svd_solver="full").fit(x)
+    return pca.mean_.astype(np.float64), pca.components_.T.astype(np.float64)
+
+
+def _ledoit_wolf_precision(centred: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    from sklearn.covariance import LedoitWolf
+
+    lw = LedoitWolf(assume_centered=True).fit(centred)
+    return np.asarray(lw.precision_, dtype=np.float64)
+
+
+def _squared_distances(
+    z: npt.NDArray[np.float64], means: npt.NDArray[np.float64], precision: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """(N, C) squared Mahalanobis distances of every row of z to every mean."""
+    out = np.empty((len(z), len(means)))
+    for c, mu in enumerate(means):
+        diff = z - mu
+        out[:, c] = np.einsum("ij,jk,ik->i", diff, precision, diff)
+    return out
+
+
+def pseudo_classes(features: Matrix, n_classes: int, seed: int = 0) -> npt.NDArray[np.int64]:
+    """k-means pseudo-labels for class-conditional detectors when no labels exist."""
+    from sklearn.cluster import KMeans
+
+    n_classes = max(1, min(n_classes, len(features) // 5))
+    km = KMeans(n_clusters=n_classes, n_init=4, random_state=seed).fit(features)
+    return np.asarray(km.labels_, dtype=np.int64)
+
+
+class MahalanobisDetector:
+    """Squared Mahalanobis distance to the reference Gaussian.
+
+    With `n_classes > 1` it is class-conditional with a tied covariance (Lee et al.): the score
+    is the distance to the nearest class mean, classes being k-means clusters of the reference
+    unless labels are given to `fit`.
+    """
+
+    def __init__(
+        self,
+        n_components: int | float | None = None,
+        n_classes: int = 1,
+        name: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.n_classes = n_classes
+        self.seed = seed
+        self.name = name or ("mahalanobis" if n_classes == 1 else f"mahalanobis_c{n_classes}")
+        self._centre: npt.NDArray[np.float64] | None = None
+        self._proj: npt.NDArray[np.float64] | None = None
+        self._means: npt.NDArray[np.float64] | None = None
+        self._precision: npt.NDArray[np.float64] | None = None
+
+    def fit(
+        self, features: Matrix, labels: npt.NDArray[np.integer] | None = None
+    ) -> MahalanobisDetector:
+        x = as_matrix(features).astype(np.float64)
+        if len(x) < 2:
+            raise ValueError("Mahalanobis needs at least two reference vectors")
+        self._centre, self._proj = _pca_projection(x, self.n_components)
+        z = (x - self._centre) @ self._proj
+        if labels is None:
+            labels = (
+                pseudo_classes(z.astype(np.float32), self.n_classes, self.seed)
+                if self.n_classes > 1
+                else np.zeros(len(z), dtype=np.int64)
+            )
+        classes = np.unique(labels)
+        self._means = np.stack([z[labels == c].mean(axis=0) for c in classes])
+        centred = z - self._means[np.searchsorted(classes, labels)]
+        self._precision = _ledoit_wolf_precision(centred)
+        return self
+
+    def score(self, features: Matrix) -> Scores:
+        if self._proj is None or self._means is None or self._precision is None:
+            raise NotFittedError(f"{self.name} is not fitted")
+        x = as_matrix(features, dim=self._proj.shape[0]).astype(np.float64)
+        z = (x - self._centre) @ self._proj
+        return _squared_distances(z, self._means, self._precision).min(axis=1)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        if self._proj is None:
+            raise NotFittedError(f"{self.name} is not fitted")
+        arrays = {
+            "centre": self._centre,
+            "proj": self._proj,
+            "means": self._means,
+            "precision": self._precision,
+        }
+        return arrays, {"n_components": self.n_components, "n_classes": self.n_classes}  # type: ignore[return-value]
+
+    @classmethod
+    def from_state(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str
+    ) -> MahalanobisDetector:
+        det = cls(meta["n_components"], int(meta["n_classes"]), name=name)
+        det._centre, det._proj = arrays["centre"], arrays["proj"]
+        det._means, det._precision = arrays["means"], arrays["precision"]
+        return det
+
+
+class RelativeMahalanobisDetector:
+    """Relative Mahalanobis (Ren et al. 2021): min over classes of MD_class(x) - MD_background(x).
+
+    Subtracting the background Gaussian (one Gaussian over the whole reference) removes the
+    directions every image varies along, e.g. overall brightness, which plain Mahalanobis
+    over-weights. Classes are k-means pseudo-classes unless labels are given.
+    """
+
+    def __init__(
+        self,
+        n_components: int | float | None = None,
+        n_classes: int = 8,
+        name: str = "relative_mahalanobis",
+        seed: int = 0,
+    ) -> None:
+        self.name = name
+        self._classes = MahalanobisDetector(
+            n_components, n_classes, name=f"{name}.classes", seed=seed
+        )
+        self._background = MahalanobisDetector(n_components, 1, name=f"{name}.background")
+
+    def fit(
+        self, features: Matrix, labels: npt.NDArray[np.integer] | None = None
+    ) -> RelativeMahalanobisDetector:
+        self._classes.fit(features, labels)
+        self._background.fit(features)
+        return self
+
+    def score(self, features: Matrix) -> Scores:
+        return self._classes.score(features) - self._background.score(features)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        ca, cm = self._classes.state()
+        ba, bm = self._background.state()
+        arrays = {f"classes.{k}": v for k, v in ca.items()} | {
+            f"background.{k}": v for k, v in ba.items()
+        }
+        return arrays, {"classes": cm, "background": bm}
+
+    @classmethod
+    def from_state(
+        cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str
+    ) -> RelativeMahalanobisDetector:
+        det = cls(name=name)
+
+        def sub(prefix: str) -> dict[str, np.ndarray]:
+            return {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        det._classes = MahalanobisDetector.from_state(sub("classes."), meta["classes"], name)
+        det._background = MahalanobisDetector.from_state(
+            sub("background."), meta["background"], name
+        )
+        return det

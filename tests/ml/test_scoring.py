@@ -1,0 +1,186 @@
+"""Calibration, FDR and ensemble behaviour on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.stats import kstest
+
+from astrolens.domain.ports import AnomalyScorer
+from astrolens.domain.scoring import Verdict
+from astrolens.ml.detectors import KNNDetector, MahalanobisDetector
+from astrolens.ml.scoring import (
+    EnsembleScorer,
+    SlidingWindowBH,
+    benjamini_hochberg_threshold,
+    conformal_p_values,
+    leave_one_out_p_values,
+)
+
+DIM = 32
+
+
+def _normals(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Embedding-like in-distribution data: an anisotropic Gaussian, L2-normalised."""
+    scales = np.linspace(0.6, 0.05, DIM)
+    x = rng.normal(size=(n, DIM)) * scales + 3.0 * np.eye(DIM)[0]
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _outliers(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.normal(size=(n, DIM)) * 0.3 - 3.0 * np.eye(DIM)[1]
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+class RandomDetector:
+    """A detector that knows nothing: its score is noise."""
+
+    name = "random"
+    _instances = itertools.count()
+
+    def __init__(self) -> None:
+        # A fresh stream per instance: two copies must not agree with each other by accident.
+        self.rng = np.random.default_rng(1000 + next(self._instances))
+
+    def fit(self, features: np.ndarray) -> RandomDetector:
+        return self
+
+    def score(self, features: np.ndarray) -> Any:
+        return self.rng.normal(size=len(features))
+
+
+def test_conformal_p_value_formula() -> None:
+    cal = [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_allclose(conformal_p_values(cal, [0.0, 2.0, 2.5, 9.0]), [1, 0.8, 0.6, 0.2])
+    np.testing.assert_allclose(leave_one_out_p_values([1.0, 2.0, 3.0, 4.0]), [1, 0.75, 0.5, 0.25])
+
+
+def test_benjamini_hochberg_matches_a_hand_worked_example() -> None:
+    p = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216]
+    # alpha k / m at 0.05: 0.005, 0.01, 0.015, ... -> p_(2) = 0.008 is the last one below.
+    assert benjamini_hochberg_threshold(p, 0.05) == 0.008
+    assert benjamini_hochberg_threshold([0.5, 0.9], 0.05) == 0.0
+
+
+def test_p_values_are_uniform_on_held_out_normals() -> None:
+    rng = np.random.default_rng(0)
+    scorer = EnsembleScorer(seed=0, window=10_000)
+    scorer.fit(_normals(rng, 400), group="survey", model_id="test")
+    p = np.array([r.p_value for r in scorer.score(_normals(rng, 400))])
+    # Loose bound: the refit-on-all bias makes p slightly conservative (see conformal.py).
+    assert kstest(p, "uniform").statistic < 0.12
+    assert p.mean() == pytest.approx(0.5, abs=0.08)
+
+
+def test_far_outliers_get_the_smallest_possible_p_and_are_anomalies() -> None:
+    rng = np.random.default_rng(1)
+    scorer = EnsembleScorer()
+    cal = scorer.fit(_normals(rng, 300), group="survey", model_id="test")
+    results = scorer.score(np.vstack([_normals(rng, 100), _outliers(rng, 20)]))
+    out = results[100:]
+    assert all(r.p_value == pytest.approx(1 / 301) for r in out)
+    assert all(r.verdict is Verdict.ANOMALY for r in out)
+    assert all(r.calibration_version == cal.version and r.thresholds for r in results)
+    assert "1 in ~301" in out[0].explain()
+    # Every outlier outranks every normal image.
+    assert min(r.score for r in out) > max(r.score for r in results[:100])
+
+
+def test_fdr_is_controlled_over_a_synthetic_stream() -> None:
+    """Mixed stream, 10% anomalies of varying strength; average false-discovery proportion
+    over seeds <= alpha + tolerance."""
+    alpha, fdps, powers = 0.1, [], []
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        scorer = EnsembleScorer([lambda: KNNDetector(k=5)], alpha=alpha, window=150, seed=seed)
+        scorer.fit(_normals(rng, 300), group="survey", model_id="t")
+        false = true = 0
+        for _ in range(4):
+            n_out = 6
+            strength = rng.uniform(0.2, 1.0, size=(n_out, 1))
+            out = strength * _outliers(rng, n_out) + (1 - strength) * _normals(rng, n_out)
+            batch = np.vstack([_normals(rng, 54), out]).astype(np.float32)
+            is_out = np.r_[np.zeros(54, bool), np.ones(n_out, bool)]
+            found = np.array([r.verdict is Verdict.ANOMALY for r in scorer.score(batch)])
+            false += int(np.sum(found & ~is_out))
+            true += int(np.sum(found & is_out))
+        fdps.append(false / max(1, false + true))
+        powers.append(true / 24)
+    assert np.mean(fdps) <= alpha + 0.05
+    assert np.mean(powers) > 0.5  # and it still finds things: a test that rejects nothing passes
+
+
+def test_a_random_detector_does_not_ruin_the_ensemble() -> None:
+    rng = np.random.default_rng(2)
+    ref = _normals(rng, 300)
+    strength = np.linspace(0.1, 0.6, 40)[:, None]
+    hard = (strength * _outliers(rng, 40) + (1 - strength) * _normals(rng, 40)).astype(np.float32)
+    query = np.vstack([_normals(rng, 200), hard])
+    truth = np.r_[np.zeros(200), np.ones(40)]
+
+    def auroc(scorer: EnsembleScorer) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        scorer.fit(ref, group="survey", model_id="t")
+        return float(roc_auc_score(truth, [r.score for r in scorer.score(query)]))
+
+    good = [lambda: KNNDetector(k=5), lambda: MahalanobisDetector()]
+    clean = auroc(EnsembleScorer(good))
+    noisy_scorer = EnsembleScorer([*good, RandomDetector, RandomDetector])
+    noisy = auroc(noisy_scorer)
+    assert noisy_scorer._weights[2:].max() < 0.1
+    assert noisy >= clean - 0.02
+
+
+def test_near_miss_band_sits_between_anomaly_and_normal() -> None:
+    window = SlidingWindowBH(0.05, window=100)
+    p = np.r_[np.full(5, 1e-4), np.full(5, 0.004), np.linspace(0.05, 1, 90)]
+    t = window.judge(p)
+    assert t.anomaly_p < t.near_miss_p
+    assert t.judge(1e-4) is Verdict.ANOMALY and t.judge(0.9) is Verdict.NORMAL
+    assert len(window.recent) == 100
+
+
+def test_aggressive_mode_loosens_alpha() -> None:
+    assert EnsembleScorer(aggressive=True).alpha > EnsembleScorer().alpha
+
+
+def test_state_round_trip_scores_identically_without_refitting() -> None:
+    rng = np.random.default_rng(3)
+    scorer = EnsembleScorer()
+    scorer.fit(_normals(rng, 120), group="survey", model_id="m")
+    scorer.score(_normals(rng, 30))  # some stream history
+    arrays, meta = scorer.to_state()
+    restored = EnsembleScorer.from_state(arrays, meta)
+    query = np.vstack([_normals(rng, 10), _outliers(rng, 3)])
+    a, b = scorer.score(query), restored.score(query)
+    assert [r.p_value for r in a] == [r.p_value for r in b]
+    assert [r.verdict for r in a] == [r.verdict for r in b]
+    assert restored.calibration == scorer.calibration
+    with pytest.raises(ValueError, match="format"):
+        EnsembleScorer.from_state(arrays, meta | {"format": 999})
+
+
+def test_tiny_reference_bootstraps_and_caps_verdicts_at_near_miss() -> None:
+    rng = np.random.default_rng(4)
+    scorer: AnomalyScorer = EnsembleScorer()
+    cal = scorer.fit(_normals(rng, 8), group="survey", model_id="m")
+    assert cal.bootstrap
+    query = np.vstack([_normals(rng, 20), _outliers(rng, 2)])
+    results = scorer.score(query)
+    assert all(r.verdict is not Verdict.ANOMALY for r in results)
+    assert results[-1].verdict is Verdict.NEAR_MISS
+    ranking = np.argsort([-r.score for r in results])
+    assert set(ranking[:2]) == {20, 21}
+
+
+def test_fit_versions_increase() -> None:
+    rng = np.random.default_rng(5)
+    scorer = EnsembleScorer()
+    first = scorer.fit(_normals(rng, 50), group="survey", model_id="m")
+    second = scorer.fit(_normals(rng, 50), group="survey", model_id="m")
+    assert second.version == first.version + 1
+    assert not scorer.score(_normals(rng, 0).reshape(0, DIM))
