@@ -81,20 +81,20 @@ class AstroLensApp:
 
     @cached_property
     def decoder(self) -> Decoder:
-        from astrolens.imaging import ImageDecoder
+        from astrolens.imaging.decoder import ImageDecoder
 
         return ImageDecoder()
 
     @cached_property
     def embedder(self) -> Embedder:
-        from astrolens.ml.embedders import create_embedder
+        from astrolens.ml.embedders.registry import create_embedder
 
         return create_embedder(self.settings.model, models_dir=self.paths.models_dir)
 
     def scorer(self) -> AnomalyScorer:
-        from astrolens.ml.scoring import EnsembleScorer
+        from astrolens.ml.scoring.ensemble import EnsembleScorer
 
-        return EnsembleScorer(fdr=self.settings.effective_fdr)
+        return EnsembleScorer(alpha=self.settings.effective_fdr)
 
     @cached_property
     def crossmatcher(self) -> CrossMatcher | None:

@@ -114,12 +114,20 @@ class ScoringBank:
             return []
         ids, vectors = state.pending_ids, np.stack(state.pending_vectors).astype(np.float32)
         state.pending_ids, state.pending_vectors = [], []
-        if await self.ensure_fitted(group):
-            assert state.scorer is not None
-            results = await run_in(self._ex.ml, state.scorer.score, vectors)
-        else:
-            scorer = self._factory()
-            results = await run_in(self._ex.ml, scorer.score_transductive, vectors)
+        pending = set(ids)
+        ref_ids, reference = await run_in(
+            self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
+        )
+        # The buffered images are stored unscored, so the reference query returns them too:
+        # they must not be their own reference.
+        keep = [i for i, rid in enumerate(ref_ids) if rid not in pending]
+        reference = reference[keep] if len(keep) else reference[:0]
+        scorer = self._factory()
+        calibration = await run_in(
+            self._ex.ml, scorer.fit, reference, group=group.value, model_id=self.model_id
+        )
+        await run_in(self._ex.db, self._repo.save_calibration, calibration)
+        results = await run_in(self._ex.ml, scorer.score, vectors)
         return list(zip(ids, results, strict=True))
 
     async def recalibrate_all(self) -> list[Calibration]:

@@ -318,12 +318,14 @@ class SqliteRepository:
         thumb_path: str | None,
         embedding: Embedding,
         model_id: str,
-        result: ScoreResult,
+        result: ScoreResult | None,
     ) -> ImageRecord:
         """Image, vector, score and candidate in one transaction: all of them or none.
 
-        Content already stored is returned unchanged (nothing is written): the first scoring
-        of a content wins, and re-scoring goes through ``add_score``.
+        `result` is None while the image's group has no reference yet (bootstrap): the score
+        follows through ``add_score``. Content already stored is returned unchanged (nothing
+        is written): the first scoring of a content wins, and re-scoring goes through
+        ``add_score``.
         """
         if embedding.model_id != model_id:
             raise ModelMismatchError(
@@ -333,7 +335,8 @@ class SqliteRepository:
             row, created = self._insert_image(decoded, image_path, thumb_path)
             if created:
                 self._upsert_embedding(row.id, embedding)
-                self._insert_score(row.id, model_id, result)
+                if result is not None:
+                    self._insert_score(row.id, model_id, result)
             return convert.image_record(row)
 
     @_bound
