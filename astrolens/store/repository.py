@@ -413,6 +413,18 @@ class SqliteRepository:
         return self._vectors(cursor, model_id)
 
     @_bound
+    def embedding_vector(self, image_id: int, model_id: str) -> Matrix | None:
+        """One image's vector of one model, or None (not embedded by that model yet)."""
+        row = (
+            EmbeddingRow.select()
+            .where((EmbeddingRow.image == image_id) & (EmbeddingRow.model_id == model_id))
+            .first()
+        )
+        if row is None:
+            return None
+        return np.frombuffer(row.vector, dtype=np.float32).copy()
+
+    @_bound
     def embeddings(
         self, model_id: str, group: ImageGroup | None = None
     ) -> tuple[list[int], Matrix]:

@@ -1,0 +1,278 @@
+"""The running agent behind the desktop UI: implements `AgentController` over the app.
+
+It owns the discovery pipeline of the enabled sources, one-off folder scans, the FAISS index
+for "more like this", and fans pipeline events out to UI subscribers. Every blocking call goes
+through the app's named executors, so awaiting these methods never freezes the Qt loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from astrolens.app.context import AstroLensApp
+from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.events import Event, ImageScored, PipelineState, SourceStatusChanged
+from astrolens.domain.images import ImageGroup
+from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.records import CandidateFilter as StoreFilter
+from astrolens.domain.records import CandidateOrder, LabelState
+from astrolens.domain.scoring import Verdict
+from astrolens.domain.settings import Settings
+from astrolens.domain.sources import SourceStatus
+from astrolens.pipeline.discovery import DiscoveryPipeline
+from astrolens.pipeline.executors import run_in
+
+log = logging.getLogger(__name__)
+
+_ORDER = {
+    "score": CandidateOrder.SCORE,
+    "rank": CandidateOrder.RANK_SCORE,
+    "newest": CandidateOrder.NEWEST,
+}
+
+
+def to_store_filter(query: CandidateFilter) -> StoreFilter:
+    if query.labelled is None:
+        label_state = LabelState.ANY
+    else:
+        label_state = LabelState.LABELLED if query.labelled else LabelState.UNLABELLED
+    return StoreFilter(
+        verdicts=tuple(query.verdicts),
+        source_id=query.source_id,
+        label_state=label_state,
+        catalog_verdicts=(query.catalog_verdict,) if query.catalog_verdict else (),
+        order=_ORDER.get(query.order_by, CandidateOrder.SCORE),
+    )
+
+
+class AgentRuntime:
+    """`AgentController` for the tray app."""
+
+    def __init__(self, app: AstroLensApp) -> None:
+        self.app = app
+        self._listeners: list[Callable[[Event], None]] = []
+        self._pipeline: DiscoveryPipeline | None = None
+        self._scans: set[asyncio.Task[Any]] = set()
+        self._source_status: dict[str, SourceStatus] = {}
+        self._recent_scores: list[float] = []
+        self._index: Any = None
+        self._index_lock = asyncio.Lock()
+        self._paused = False
+
+    # ------------------------------------------------------------------ events
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, SourceStatusChanged):
+            self._source_status[event.status.source_id] = event.status
+        elif isinstance(event, ImageScored):
+            self._recent_scores.append(event.score)
+            del self._recent_scores[:-2000]
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("UI listener failed")
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        """Build the pipeline of the enabled sources and run it (a named, owned task)."""
+        if self._pipeline is None:
+            self._pipeline = self.app.pipeline(self.app.enabled_sources(), events=self._emit)
+        if self._paused:
+            self._pipeline.pause()
+        self._pipeline.start()
+
+    @property
+    def state(self) -> PipelineState:
+        if self._pipeline is None:
+            return PipelineState.PAUSED if self._paused else PipelineState.STOPPED
+        return self._pipeline.state
+
+    def pause(self) -> None:
+        self._paused = True
+        if self._pipeline is not None:
+            self._pipeline.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._pipeline is not None:
+            self._pipeline.resume()
+
+    def request_calibration(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.request_calibration()
+
+    def scan_folder(self, path: Path) -> None:
+        pipeline = self.app.pipeline([self.app.folder_source([path], name=path.name)], self._emit)
+
+        async def scan() -> None:
+            try:
+                await pipeline.run_cycle()
+            finally:
+                await pipeline.stop()
+
+        task = asyncio.get_running_loop().create_task(scan(), name=f"astrolens-scan-{path.name}")
+        self._scans.add(task)
+        task.add_done_callback(self._scans.discard)
+
+    # ------------------------------------------------------------------ data
+
+    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+        # The repository is opened (lazily) and used only on the db thread.
+        return await run_in(self.app.executors.db, lambda: fn(self.app.repository))
+
+    async def stats(self) -> AgentStats:
+        s = await self._db(lambda r: r.stats())
+        unlabelled_anomalies = StoreFilter(
+            verdicts=(Verdict.ANOMALY,), label_state=LabelState.UNLABELLED
+        )
+        unlabelled = await self._db(lambda r: r.count_candidates(unlabelled_anomalies))
+        active = [st.source_id for st in self._source_status.values() if st.state.value == "active"]
+        model_id = self.app.embedder.model_id
+        calibrations = []
+        for group in ImageGroup:
+            cal = await self._db(lambda r, g=group: r.latest_calibration(model_id, g))
+            if cal is not None:
+                calibrations.append(cal)
+        return AgentStats(
+            images_total=s.images,
+            images_today=s.today,
+            anomalies=s.by_verdict.get(Verdict.ANOMALY, 0),
+            near_misses=s.by_verdict.get(Verdict.NEAR_MISS, 0),
+            unlabelled_anomalies=unlabelled,
+            current_source=active[0] if active else None,
+            state=self.state,
+            sources=tuple(self._source_status.values()),
+            calibrations=tuple(calibrations),
+            recent_scores=tuple(self._recent_scores[-500:]),
+        )
+
+    async def candidates(self, query: CandidateFilter) -> list[Candidate]:
+        flt = to_store_filter(query)
+        found: list[Candidate] = await self._db(
+            lambda r: r.query_candidates(flt, query.limit, query.offset)
+        )
+        if query.since is not None:
+            found = [c for c in found if c.image.created_at >= query.since.replace(tzinfo=None)]
+        return found
+
+    async def count_candidates(self, query: CandidateFilter) -> int:
+        flt = to_store_filter(query)
+        return int(await self._db(lambda r: r.count_candidates(flt)))
+
+    async def get_candidate(self, image_id: int) -> Candidate | None:
+        return await self._db(lambda r: r.get_candidate(image_id))  # type: ignore[no-any-return]
+
+    async def image_path(self, image_id: int) -> Path | None:
+        record = await self._db(lambda r: r.get_image(image_id))
+        if record is None or not record.image_path:
+            return None
+        path = Path(record.image_path)
+        exists = await run_in(self.app.executors.io, path.exists)
+        return path if exists else None
+
+    async def _ensure_index(self) -> Any:
+        async with self._index_lock:
+            if self._index is None:
+                from astrolens.ml.index.faiss_index import FaissIndex
+
+                embedder = self.app.embedder
+                ids, vectors = await self._db(lambda r: r.embeddings(embedder.model_id))
+                index = FaissIndex(embedder.model_id, embedder.dim)
+                if len(ids):
+                    await run_in(self.app.executors.ml, index.add, ids, vectors)
+                self._index = index
+            return self._index
+
+    async def neighbours(self, image_id: int, k: int = 8) -> list[Candidate]:
+        embedder = self.app.embedder
+        vector = await self._db(lambda r: r.embedding_vector(image_id, embedder.model_id))
+        if vector is None:
+            return []
+        index = await self._ensure_index()
+        _dist, ids = await run_in(self.app.executors.ml, index.search, vector[None, :], k + 1)
+        found = []
+        for nid in np.asarray(ids).ravel().tolist():
+            if nid < 0 or nid == image_id:
+                continue
+            cand = await self.get_candidate(int(nid))
+            if cand is not None:
+                found.append(cand)
+        return found[:k]
+
+    async def label(
+        self, image_id: int, value: LabelValue, note: str = "", origin: str = "ui"
+    ) -> None:
+        from datetime import UTC, datetime
+
+        label = Label(
+            image_id, value, author="user", created_at=datetime.now(UTC), note=note, origin=origin
+        )
+        await self._db(lambda r: r.add_label(label))
+
+    async def retry_crossmatch(self, image_id: int) -> None:
+        crossmatcher = self.app.crossmatcher
+        candidate = await self.get_candidate(image_id)
+        if crossmatcher is None or candidate is None or candidate.image.provenance.sky is None:
+            return
+        from astrolens.domain.crossmatch import search_radius_arcsec
+
+        radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
+        results = await crossmatcher.crossmatch(candidate.image.provenance.sky, radius)
+        for result in results:
+            await self._db(lambda r, res=result: r.save_crossmatch(image_id, res))
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    async def save_settings(self, settings: Settings) -> None:
+        from astrolens.settings.store import save_settings
+
+        await run_in(self.app.executors.io, save_settings, settings, self.app.paths.settings_file)
+        self.app.settings = settings
+
+    def secrets_status(self) -> SecretsStatus:
+        from astrolens.settings.secrets import KNOWN_SECRETS, get_secret, keyring_backend_name
+
+        present: dict[str, bool] = {}
+        error = ""
+        for name in KNOWN_SECRETS:
+            got = get_secret(name)
+            present[name] = bool(got.value)
+            error = error or got.error
+        return SecretsStatus(
+            backend=keyring_backend_name(), available=not error, error=error, present=present
+        )
+
+    def set_secret(self, name: str, value: str | None) -> str:
+        from astrolens.settings.secrets import set_secret
+
+        return set_secret(name, value).error
+
+    async def shutdown(self) -> None:
+        for task in list(self._scans):
+            task.cancel()
+        for task in list(self._scans):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5.0)
+        if self._pipeline is not None:
+            await self._pipeline.stop()
+
+
+def create_agent_controller(app: AstroLensApp) -> AgentRuntime:
+    return AgentRuntime(app)
