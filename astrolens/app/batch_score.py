@@ -23,33 +23,17 @@ from astrolens.domain.images import DecodedImage, Provenance, RawImage
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".tif",
-    ".tiff",
-    ".fits",
-    ".fit",
-    ".fts",
-    ".fits.fz",
-    ".fits.gz",
-    ".fz",
-)
-
-
-def is_image_file(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and not name.startswith(".") and name.endswith(IMAGE_SUFFIXES)
-
 
 def list_images(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, folders expanded recursively, in a stable order."""
+    """Files as given, folders expanded recursively, in a stable order (no triplet grouping:
+    each file is scored on its own)."""
+    from astrolens.sources.folder import is_supported
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if is_image_file(p)))
-        elif is_image_file(path):
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_supported(p.name)))
+        elif path.is_file() and is_supported(path.name):
             found.append(path)
     return found
 

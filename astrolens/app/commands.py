@@ -58,7 +58,9 @@ def scan(args: argparse.Namespace) -> int:
     )
     try:
         with render.cycle_progress(console) as on_event:
-            pipeline = app.pipeline([app.folder_source(paths)], events=on_event)
+            # One cycle over everything: the per-cycle cap is for the continuous loop.
+            config = PipelineConfig(tasks_per_source=10**9, interval_s=app.settings.interval_s)
+            pipeline = app.pipeline([app.folder_source(paths)], events=on_event, config=config)
             report = asyncio.run(_run_one_cycle(pipeline))
         render.scan_report(console, report, app, top=args.top)
     finally:

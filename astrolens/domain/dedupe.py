@@ -1,8 +1,18 @@
-"""When two images are the same image: exact bytes, or perceptual hashes a few bits apart."""
+"""When two images are the same image.
+
+Exact bytes always are. Otherwise a perceptual hash a few bits apart means "looks the same",
+which alone is not enough: stamps of point sources all look alike. So a near-identical look
+counts only when nothing says they are different objects: two stamps of one frame are
+different objects (different pixels of the same file), and two images with sky positions must
+lie within a few arcseconds of each other.
+"""
 
 from __future__ import annotations
 
+from astrolens.domain.sky import SkyPosition
+
 DEFAULT_MAX_DISTANCE = 4
+SAME_POSITION_ARCSEC = 3.0
 
 
 def hamming(a_hex: str, b_hex: str) -> int:
@@ -14,3 +24,17 @@ def hamming(a_hex: str, b_hex: str) -> int:
 
 def is_same_image(a_hex: str, b_hex: str, max_distance: int = DEFAULT_MAX_DISTANCE) -> bool:
     return hamming(a_hex, b_hex) <= max_distance
+
+
+def could_be_same_object(
+    a_sky: SkyPosition | None,
+    b_sky: SkyPosition | None,
+    a_parent: str | None,
+    b_parent: str | None,
+) -> bool:
+    """Whether two look-alike images may be one object seen twice."""
+    if a_parent is not None and a_parent == b_parent:
+        return False  # two stamps cut from the same frame are two objects
+    if a_sky is not None and b_sky is not None:
+        return a_sky.separation_arcsec(b_sky) <= SAME_POSITION_ARCSEC
+    return True

@@ -403,12 +403,7 @@ class DiscoveryPipeline:
                     continue
                 fresh = []
                 for image in images:
-                    duplicate = await run_in(
-                        self.ex.db,
-                        self.repo.find_duplicate,
-                        image.perceptual_hash,
-                        image.content_hash,
-                    )
+                    duplicate = await run_in(self.ex.db, self.repo.find_duplicate, image)
                     if duplicate is None:
                         fresh.append(image)
                     else:
@@ -489,9 +484,7 @@ class DiscoveryPipeline:
     ) -> ImageRecord | None:
         """Store one image with its embedding (and score) atomically; None for a late duplicate."""
         image = item.image
-        duplicate = await run_in(
-            self.ex.db, self.repo.find_duplicate, image.perceptual_hash, image.content_hash
-        )
+        duplicate = await run_in(self.ex.db, self.repo.find_duplicate, image)
         if duplicate is not None:  # the same image arrived twice in one cycle
             await self._record_duplicate(duplicate, image, report)
             await self._finish_one(item.tracker)

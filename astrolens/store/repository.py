@@ -22,6 +22,7 @@ from peewee import JOIN, fn
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
+from astrolens.domain.dedupe import DEFAULT_MAX_DISTANCE, could_be_same_object
 from astrolens.domain.embedding import Embedding, ModelMismatchError, require_same_model
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
@@ -56,6 +57,7 @@ from astrolens.store.models import (
     TrainingRunRow,
     utcnow,
 )
+from astrolens.store.phash_index import PerceptualHashIndex
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -112,6 +114,9 @@ class SqliteRepository:
         self.path = db_path
         self._retry_delay = retry_delay
         self._db = open_database(db_path)
+        self._phashes = PerceptualHashIndex(
+            lambda: ImageRow.select(ImageRow.id, ImageRow.perceptual_hash).tuples()
+        )
         self._db.connect(reuse_if_open=True)
         try:
             # The backup made before migrating, if one was: the app may tell the user.
@@ -145,17 +150,26 @@ class SqliteRepository:
         )
 
     @_bound
-    def find_duplicate(self, perceptual_hash: str, content_hash: str) -> ImageRecord | None:
-        """Same bytes first; otherwise the same perceptual hash (a re-encoded copy)."""
-        row = ImageRow.get_or_none(ImageRow.content_hash == content_hash)
-        if row is None and perceptual_hash:
-            row = (
-                ImageRow.select()
-                .where(ImageRow.perceptual_hash == perceptual_hash)
-                .order_by(ImageRow.id)
-                .first()
-            )
-        return convert.image_record(row) if row is not None else None
+    def find_duplicate(
+        self, image: DecodedImage, max_distance: int = DEFAULT_MAX_DISTANCE
+    ) -> ImageRecord | None:
+        """Same bytes first; otherwise a look-alike (perceptual hash within `max_distance`
+        bits) that may be the same object (domain.dedupe.could_be_same_object)."""
+        row = ImageRow.get_or_none(ImageRow.content_hash == image.content_hash)
+        if row is not None:
+            return convert.image_record(row)
+        if not image.perceptual_hash:
+            return None
+        for image_id in self._phashes.near(image.perceptual_hash, max_distance):
+            found = ImageRow.get_or_none(ImageRow.id == image_id)
+            if found is None:  # added in a transaction that rolled back
+                continue
+            record = convert.image_record(found)
+            if could_be_same_object(
+                image.provenance.sky, record.provenance.sky, image.parent_uri, record.parent_uri
+            ):
+                return record
+        return None
 
     @_bound
     def record_sighting(self, image_id: int, uri: str) -> None:
@@ -207,7 +221,10 @@ class SqliteRepository:
         )
         # lastrowid is stale after an ignored insert; changes() tells whether a row was added.
         created = bool(execute(self._db, "SELECT changes()").fetchone()[0])
-        return ImageRow.get(ImageRow.content_hash == image.content_hash), created
+        row = ImageRow.get(ImageRow.content_hash == image.content_hash)
+        if created:
+            self._phashes.add(row.id, image.perceptual_hash)
+        return row, created
 
     @_bound
     def get_image(self, image_id: int) -> ImageRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,10 +67,24 @@ def test_same_content_is_stored_once(repo: SqliteRepository) -> None:
 
 
 def test_find_duplicate_by_content_then_perceptual_hash(repo: SqliteRepository) -> None:
-    stored = repo.add_image(decoded(1, phash="aaaa"), None, None)
-    assert repo.find_duplicate("zzzz", stored.content_hash) == stored
-    assert repo.find_duplicate("aaaa", "no-such-content") == stored
-    assert repo.find_duplicate("bbbb", "no-such-content") is None
+    stored = repo.add_image(decoded(1, phash="00000000000000ff"), None, None)
+    same_bytes = dataclasses.replace(decoded(1, phash="ffffffffffffffff"))
+    assert repo.find_duplicate(same_bytes) == stored
+    # A re-encoded copy: other bytes, a hash 2 bits away.
+    assert repo.find_duplicate(decoded(2, phash="00000000000000fc")) == stored
+    assert repo.find_duplicate(decoded(3, phash="000000000000ff00")) is None
+
+
+def test_look_alike_stamps_of_one_frame_or_far_apart_are_not_duplicates(
+    repo: SqliteRepository,
+) -> None:
+    frame = "file:///frame.fits"
+    a = dataclasses.replace(decoded(1, phash="00000000000000ff"), parent_uri=frame)
+    stored = repo.add_image(a, None, None)
+    twin = dataclasses.replace(decoded(2, phash="00000000000000ff"), parent_uri=frame)
+    assert repo.find_duplicate(twin) is None  # another star in the same frame
+    elsewhere = dataclasses.replace(decoded(3, phash="00000000000000ff"), parent_uri=None)
+    assert repo.find_duplicate(elsewhere) == stored
 
 
 def test_sightings_and_has_uri(repo: SqliteRepository) -> None:
