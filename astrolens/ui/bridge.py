@@ -25,7 +25,7 @@ class AgentBridge(QObject):
     progress = pyqtSignal(object)  # Progress
     # Many events change the counters; views refresh once per burst, not once per image.
     stats_dirty = pyqtSignal()
-    event = pyqtSignal(object)
+    any_event = pyqtSignal(object)
 
     def __init__(self, controller: AgentController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -33,11 +33,11 @@ class AgentBridge(QObject):
         self._coalesce = QTimer(self)
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(400)
-        self._coalesce.timeout.connect(self.stats_dirty)
+        self._coalesce.timeout.connect(self.stats_dirty.emit)
         self._unsubscribe = controller.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
-        self.event.emit(event)
+        self.any_event.emit(event)
         if isinstance(event, PipelineStateChanged):
             self.state_changed.emit(event)
         elif isinstance(event, CandidateFound):

@@ -53,7 +53,11 @@ QHeaderView::section {{ background: {RAISED}; color: {MUTED}; border: none;
 QScrollBar:vertical {{ background: {BG}; width: 10px; }}
 QScrollBar::handle:vertical {{ background: {BORDER}; border-radius: 5px; min-height: 24px; }}
 QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; width: 0; }}
-QCheckBox::indicator {{ width: 15px; height: 15px; }}
+QLabel, QCheckBox, QRadioButton {{ background: transparent; }}
+QCheckBox::indicator, QTableView::indicator {{ width: 14px; height: 14px; border-radius: 3px;
+    border: 1px solid #64748b; background: {RAISED}; }}
+QCheckBox::indicator:checked, QTableView::indicator:checked {{ background: {ACCENT};
+    border-color: {ACCENT}; }}
 QGroupBox {{ border: 1px solid {BORDER}; border-radius: 8px; margin-top: 14px;
     padding-top: 8px; background: {PANEL}; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 10px; padding: 0 4px; color: {MUTED}; }}
