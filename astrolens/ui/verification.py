@@ -83,6 +83,7 @@ class VerificationPanel(QWidget):
 
         self.services = _table(["Catalog", "State", "Radius", "Detail"])
         self.services.setMinimumHeight(180)
+        self.services.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.services.setMaximumHeight(200)
         self.retry = QPushButton("Retry catalogs")
         self.retry.clicked.connect(self.retry_crossmatch)
@@ -254,8 +255,8 @@ class VerificationPanel(QWidget):
                     item.setToolTip(xm.reason)
                 self.services.setItem(row, col, item)
             objects.extend(xm.objects)
-        self.services.resizeColumnsToContents()
-        self.services.horizontalHeader().setStretchLastSection(True)
+        for col in range(3):  # the detail column takes the rest (reasons can be long)
+            self.services.resizeColumnToContents(col)
         objects.sort(key=lambda o: o.separation_arcsec)
         self.matches.setRowCount(len(objects))
         for row, o in enumerate(objects):
