@@ -46,6 +46,9 @@ class AgentStats:
     sources: tuple[SourceStatus, ...] = ()
     calibrations: tuple[Calibration, ...] = ()
     recent_scores: tuple[float, ...] = ()  # for the histogram
+    # The same recent images' calibrated p-values: the thresholds are p-values, so the
+    # histogram can only draw them on this axis (empty: the histogram shows raw scores).
+    recent_p_values: tuple[float, ...] = ()
     hourly_counts: tuple[int, ...] = ()  # images per hour, last 24 h, for the rate plot
 
 

@@ -1,0 +1,466 @@
+"""The desktop agent: QApplication + qasync loop, single instance, crash handler, tray (or a
+window when there is no tray), notifications, and a clean quit.
+
+Start-up order matters for speed: the tray icon is shown first, and only then (on the next
+loop turn) is the controller built, which is what imports torch, FAISS and the catalogs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import importlib
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QObject, QSocketNotifier, QTimer
+from PyQt6.QtNetwork import QLocalServer, QLocalSocket
+from PyQt6.QtWidgets import QApplication, QFileDialog, QSystemTrayIcon
+
+from astrolens.domain.agent import AgentController
+from astrolens.domain.labels import LabelValue
+from astrolens.domain.ports import Notifier
+from astrolens.settings.paths import app_paths
+from astrolens.ui.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+ControllerFactory = Callable[[Notifier], AgentController]
+EXIT_OK = 0
+EXIT_FAILURE = 1
+SHUTDOWN_GRACE_S = 15.0
+NO_TRAY_MESSAGE = (
+    "Your desktop has no system tray, so AstroLens runs in this window. Closing the window "
+    "stops discovery; minimise it to keep AstroLens running."
+)
+
+
+# ---------------------------------------------------------------------- single instance
+
+
+def instance_name(home: Path | None = None) -> str:
+    """One agent per data home: two homes (e.g. tests) may run side by side."""
+    root = str(home or app_paths().data_dir)
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
+    return f"astrolens-{user}-{hashlib.sha1(root.encode()).hexdigest()[:12]}"
+
+
+def ask_running_instance(name: str, command: str, timeout_ms: int = 1500) -> str | None:
+    """Send one command to a running agent; its answer, or None when none runs."""
+    sock = QLocalSocket()
+    sock.connectToServer(name)
+    if not sock.waitForConnected(timeout_ms):
+        return None
+    sock.write(command.encode() + b"\n")
+    sock.waitForBytesWritten(timeout_ms)
+    answer = b""
+    while sock.waitForReadyRead(timeout_ms):
+        answer += bytes(sock.readAll().data())
+        if answer.endswith(b"\n"):
+            break
+    sock.disconnectFromServer()
+    return answer.decode().strip()
+
+
+class InstanceServer(QObject):
+    """Answers later launches: `show` focuses the window; `state`, `pause`, `resume` and
+    `quit` let scripts (and the tests) drive the agent."""
+
+    def __init__(self, name: str, handler: Callable[[str], str]) -> None:
+        super().__init__()
+        self.handler = handler
+        self.server = QLocalServer(self)
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        QLocalServer.removeServer(name)  # a stale socket from a crashed run
+        if not self.server.listen(name):
+            raise RuntimeError(f"cannot listen on {name}: {self.server.errorString()}")
+        self.server.newConnection.connect(self._accept)
+
+    def _accept(self) -> None:
+        while (sock := self.server.nextPendingConnection()) is not None:
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+
+    def _read(self, sock: QLocalSocket) -> None:
+        while sock.canReadLine():
+            line = bytes(sock.readLine().data()).decode().strip()
+            try:
+                answer = self.handler(line)
+            except Exception as exc:
+                log.exception("instance command %r failed", line)
+                answer = f"error: {exc}"
+            sock.write(answer.encode() + b"\n")
+            sock.flush()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+# ---------------------------------------------------------------------- crash handling
+
+
+def configure_file_logging(log_dir: Path, verbose: int = 0) -> Path:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "astrolens.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    return path
+
+
+def install_crash_handler(log_dir: Path) -> None:
+    """Uncaught errors (main thread, worker threads, the loop) go to crash-*.log in the log
+    folder, so a user can attach one file to a bug report."""
+
+    def write(kind: str, exc: BaseException | None, text: str) -> None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = log_dir / f"crash-{stamp}.log"
+        with contextlib.suppress(OSError):
+            path.write_text(f"AstroLens crash ({kind}) at {dt.datetime.now().isoformat()}\n{text}")
+        log.critical("%s: %s (details in %s)", kind, exc, path)
+
+    def excepthook(etype: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(etype, KeyboardInterrupt):
+            sys.__excepthook__(etype, value, tb)
+            return
+        write("uncaught exception", value, "".join(traceback.format_exception(etype, value, tb)))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        text = "".join(
+            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+        )
+        write(f"thread {args.thread.name if args.thread else '?'}", args.exc_value, text)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+
+
+def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    log.error("event loop: %s", context.get("message"), exc_info=exc)
+
+
+# ---------------------------------------------------------------------- signals without polling
+
+
+class SignalWakeup(QObject):
+    """SIGINT/SIGTERM reach Python only when it runs bytecode; Qt's loop sits in C. A
+    socketpair + QSocketNotifier wakes it exactly when a signal arrives (no polling timer)."""
+
+    def __init__(self, on_signal: Callable[[], None]) -> None:
+        super().__init__()
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+        self._old = signal.set_wakeup_fd(self._w.fileno())
+        self.notifier = QSocketNotifier(self._r.fileno(), QSocketNotifier.Type.Read, self)
+        self.notifier.activated.connect(self._drain)
+        self.on_signal = on_signal
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)  # Python-level no-op: the fd does the work
+
+    def _drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._r.recv(64)
+        self.on_signal()
+
+    def close(self) -> None:
+        self.notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._old)
+        self._r.close()
+        self._w.close()
+
+
+# ---------------------------------------------------------------------- the agent
+
+
+def _factory_from_env() -> ControllerFactory | None:
+    """ASTROLENS_CONTROLLER_FACTORY=module:function: run the agent on another controller
+    (the UI tests and the start-up benchmark use a fake one over demo images)."""
+    spec = os.environ.get("ASTROLENS_CONTROLLER_FACTORY")
+    if not spec:
+        return None
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def default_controller_factory(notifier: Notifier) -> AgentController:
+    """The real agent. Imported here, after the tray shows: this is what loads torch."""
+    from astrolens.app.agent import create_agent_controller  # type: ignore[import-not-found]
+    from astrolens.app.context import AppOptions, AstroLensApp
+
+    app = AstroLensApp(options=AppOptions(notify=True))
+    app.notifier = notifier  # the desktop notifier, wired to the window (not the default)
+    return create_agent_controller(app)  # type: ignore[no-any-return]
+
+
+class DesktopAgent:
+    def __init__(
+        self,
+        qapp: QApplication,
+        factory: ControllerFactory,
+        *,
+        server_name: str | None = None,
+        ready_file: Path | None = None,
+        notifications: bool = True,
+    ) -> None:
+        from astrolens.ui.tray import TrayAgent
+
+        self.qapp = qapp
+        self.factory = factory
+        self.ready_file = ready_file
+        self.started_at = time.monotonic()
+        self.controller: AgentController | None = None
+        self.bridge: Any = None
+        self.window: Any = None
+        self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.tray = TrayAgent()
+        self.notifier = self._make_notifier(notifications)
+        self.quit_event = asyncio.Event()
+        self.server = InstanceServer(server_name, self.handle_command) if server_name else None
+        self.tray.open_window.connect(self.show_window)
+        self.tray.open_candidate.connect(self.open_candidate)
+        self.tray.open_settings.connect(lambda: self.show_window("Settings"))
+        self.tray.scan_folder.connect(self.choose_scan_folder)
+        self.tray.quit_requested.connect(self.request_quit)
+
+    def _make_notifier(self, enabled: bool) -> Notifier:
+        from astrolens.notify import create_notifier
+
+        return create_notifier(
+            enabled=enabled, on_review=self.open_candidate, on_dismiss=self.dismiss_candidate
+        )
+
+    # -- start-up
+    def start(self) -> None:
+        if self.tray_available:
+            self.tray.show()
+            log.info(
+                "tray icon visible=%s after %.3f s",
+                self.tray.icon.isVisible(),
+                time.monotonic() - self.started_at,
+            )
+        else:
+            log.warning("no system tray: the window opens instead")
+        self._write_ready()
+        # The next loop turn: the icon is painted before the heavy imports begin.
+        QTimer.singleShot(0, self._create_controller)
+
+    def _write_ready(self) -> None:
+        if self.ready_file is None:
+            return
+        data = {
+            "tray_available": self.tray_available,
+            "tray_visible": self.tray.icon.isVisible(),
+            "pid": os.getpid(),
+            "monotonic": time.monotonic(),
+            "heavy_modules": sorted(
+                m for m in ("torch", "faiss", "astroquery", "open_clip") if m in sys.modules
+            ),
+        }
+        tmp = self.ready_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.ready_file)
+
+    def _create_controller(self) -> None:
+        from astrolens.ui.bridge import AgentBridge
+
+        try:
+            controller = self.factory(self.notifier)
+        except Exception as exc:
+            log.exception("the discovery agent could not start")
+            self.tray.set_failed(f"could not start: {type(exc).__name__}: {exc}")
+            if not self.tray_available:
+                self.qapp.quit()
+            return
+        self.controller = controller
+        self.bridge = AgentBridge(controller)
+        self.tray.attach(controller, self.bridge)
+        log.info("agent ready after %.2f s", time.monotonic() - self.started_at)
+        spawn(self._check_notifications(), name="check-notifications")
+        if not self.tray_available:
+            self.show_window()
+            self.window.show_message(NO_TRAY_MESSAGE)
+
+    async def _check_notifications(self) -> None:
+        ok, why = await self.notifier.available()
+        (log.info if ok else log.warning)("notifications: %s", why)
+
+    # -- window
+    def ensure_window(self) -> Any:
+        if self.window is None and self.controller is not None:
+            from astrolens.ui.main_window import MainWindow
+
+            self.window = MainWindow(
+                self.controller, self.bridge, tray_available=self.tray_available
+            )
+            self.window.quit_requested.connect(self.request_quit)
+            self.window.settings.settings_saved.connect(self._settings_saved)
+        return self.window
+
+    def show_window(self, panel: str | None = None) -> None:
+        win = self.ensure_window()
+        if win is None:
+            return
+        if panel:
+            win.show_panel(panel)
+        win.bring_to_front()
+
+    def open_candidate(self, image_id: int) -> None:
+        win = self.ensure_window()
+        if win is not None:
+            log.info("opening candidate #%d for review", image_id)
+            win.open_candidate(image_id)
+
+    def dismiss_candidate(self, image_id: int) -> None:
+        if self.controller is not None:
+            log.info("candidate #%d marked not interesting from a notification", image_id)
+            spawn(
+                self.controller.label(image_id, LabelValue.FALSE_POSITIVE, origin="notification"),
+                name="dismiss-label",
+            )
+
+    def choose_scan_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(None, "Scan a folder with AstroLens")
+        if path and self.controller is not None:
+            self.controller.scan_folder(Path(path))
+
+    def _settings_saved(self, settings: Any) -> None:
+        from astrolens.app.autostart import autostart_enabled, set_autostart
+
+        try:
+            if bool(settings.autostart) != autostart_enabled():
+                set_autostart(bool(settings.autostart))
+        except OSError as exc:
+            log.warning("could not change autostart: %s", exc)
+
+    # -- commands from later launches
+    def handle_command(self, command: str) -> str:
+        if command == "show":
+            self.show_window()
+            return "ok"
+        if command == "state":
+            return json.dumps(self.describe())
+        if command in ("pause", "resume") and self.controller is not None:
+            getattr(self.controller, command)()
+            return "ok"
+        if command == "quit":
+            self.request_quit()
+            return "ok"
+        return f"error: unknown command {command!r}"
+
+    def describe(self) -> dict[str, Any]:
+        win = self.window
+        cand = win.verification.candidate if win is not None else None
+        return {
+            "tray_available": self.tray_available,
+            "tray_visible": self.tray.icon.isVisible(),
+            "tray_state": getattr(self.tray, "tray_state", None),
+            "tooltip": self.tray.icon.toolTip(),
+            "controller_state": self.controller.state.value if self.controller else None,
+            "window_visible": bool(win is not None and win.isVisible()),
+            "panel": win.current_panel if win is not None else None,
+            "candidate": cand.id if cand is not None else None,
+            "threads": sorted(t.name for t in threading.enumerate()),
+            # What start-up must not have paid for (the benchmark checks these).
+            "heavy_modules": sorted(
+                m for m in ("torch", "faiss", "astroquery", "open_clip") if m in sys.modules
+            ),
+        }
+
+    # -- quit
+    def request_quit(self) -> None:
+        self.quit_event.set()
+
+    async def run(self) -> None:
+        self.start()
+        await self.quit_event.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop the pipeline, then the UI's own work, each with a deadline; no thread is
+        left behind (the tests check threading.enumerate())."""
+        from astrolens.ui import imageio, tasks
+
+        log.info("quitting")
+        self.tray.icon.hide()
+        if self.server is not None:
+            self.server.close()
+        if self.window is not None:
+            self.window.hide()
+        if self.bridge is not None:
+            self.bridge.close()
+        aclose = getattr(self.notifier, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        if self.controller is not None:
+            try:
+                await asyncio.wait_for(self.controller.shutdown(), SHUTDOWN_GRACE_S)
+            except TimeoutError:
+                log.error("the pipeline did not stop within %.0f s", SHUTDOWN_GRACE_S)
+        await tasks.cancel_all(grace_s=3.0)
+        await asyncio.get_running_loop().run_in_executor(None, imageio.shutdown)
+
+
+def run_desktop(
+    args: argparse.Namespace | None = None, controller_factory: ControllerFactory | None = None
+) -> int:
+    import qasync
+
+    from astrolens.ui.theme import apply_dark_theme
+
+    paths = app_paths().ensure()
+    configure_file_logging(paths.log_dir, getattr(args, "verbose", 0) or 0)
+    install_crash_handler(paths.log_dir)
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("AstroLens")
+    qapp.setQuitOnLastWindowClosed(False)  # the tray keeps running with no window
+
+    name = instance_name(paths.data_dir)
+    if ask_running_instance(name, "show") is not None:
+        print("AstroLens is already running: its window was brought to the front.")
+        return EXIT_OK
+
+    from astrolens.ui.icons import app_icon
+
+    apply_dark_theme(qapp)
+    qapp.setWindowIcon(app_icon())
+    factory = controller_factory or _factory_from_env() or default_controller_factory
+    ready = os.environ.get("ASTROLENS_READY_FILE")
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(loop_exception_handler)
+    agent = DesktopAgent(qapp, factory, server_name=name, ready_file=Path(ready) if ready else None)
+    wakeup = SignalWakeup(agent.request_quit)
+    try:
+        with loop:
+            loop.run_until_complete(agent.run())
+    finally:
+        wakeup.close()
+        asyncio.set_event_loop(None)
+    leftover = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if leftover:
+        log.error("threads still running at exit: %s", leftover)
+        return EXIT_FAILURE
+    log.info("AstroLens stopped cleanly")
+    return EXIT_OK

@@ -1,0 +1,332 @@
+"""The gallery: filters, a virtualised thumbnail grid and, for the selected candidate, the
+zoomable viewer, per-detector scores, sky position with links, and 'more like this'."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PyQt6.QtCore import QModelIndex, QRect, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.scoring import Verdict
+from astrolens.ui import imageio, theme
+from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.gallery_model import CandidateListModel, CandidateRole
+from astrolens.ui.links import format_sexagesimal, ned_url, simbad_url
+from astrolens.ui.tasks import spawn
+from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT, display_name
+from astrolens.ui.viewer import ImageViewer
+
+TILE = QSize(156, 184)
+THUMB = 128
+
+VERDICT_COLOUR = {Verdict.ANOMALY: theme.ANOMALY, Verdict.NEAR_MISS: theme.NEAR_MISS}
+
+
+class CandidateDelegate(QStyledItemDelegate):
+    """A tile: thumbnail, a verdict stripe, score and catalog outcome; a dot once labelled."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return TILE
+
+    def paint(self, p: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        cand: Candidate | None = index.data(CandidateRole)
+        if p is None or cand is None:
+            return
+        r = option.rect.adjusted(4, 4, -4, -4)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        p.setPen(QColor(theme.ACCENT if selected else theme.BORDER))
+        p.setBrush(QColor("#0c4a6e" if selected else theme.PANEL))
+        p.drawRoundedRect(r, 6, 6)
+        pm = index.data(Qt.ItemDataRole.DecorationRole)
+        if pm is not None and not pm.isNull():
+            x = r.left() + (r.width() - pm.width()) // 2
+            p.drawPixmap(x, r.top() + 6 + (THUMB - pm.height()) // 2, pm)
+        stripe = QColor(VERDICT_COLOUR.get(cand.result.verdict, theme.MUTED))
+        p.fillRect(QRect(r.left() + 6, r.top() + THUMB + 9, r.width() - 12, 3), stripe)
+        p.setPen(QColor(theme.TEXT))
+        f = p.font()
+        f.setPointSizeF(8.5)
+        p.setFont(f)
+        text_r = QRect(r.left() + 6, r.top() + THUMB + 14, r.width() - 12, 16)
+        p.drawText(text_r, Qt.AlignmentFlag.AlignLeft, f"#{cand.id}  {cand.result.score:.2f}")
+        p.setPen(QColor(theme.MUTED))
+        p.drawText(
+            text_r.translated(0, 15),
+            Qt.AlignmentFlag.AlignLeft,
+            CATALOG_TEXT[cand.catalog_verdict],
+        )
+        if cand.label is not None:
+            p.setBrush(QColor(theme.GOOD))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.drawEllipse(r.right() - 14, r.top() + 8, 8, 8)
+        p.restore()
+
+
+class CandidateDetails(QWidget):
+    """Everything about the selected candidate except the catalog verification."""
+
+    open_verification = pyqtSignal(int)
+    open_candidate = pyqtSignal(int)
+    link_requested = pyqtSignal(str)
+
+    def __init__(self, controller: AgentController) -> None:
+        super().__init__()
+        self.controller = controller
+        self.candidate: Candidate | None = None
+        self.viewer = ImageViewer()
+        self.title = QLabel("Select a candidate")
+        self.title.setObjectName("heading")
+        self.title.setWordWrap(True)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.sky = QLabel()
+        self.sky.setTextFormat(Qt.TextFormat.RichText)
+        self.sky.setOpenExternalLinks(False)  # routed through link_requested (testable)
+        self.sky.linkActivated.connect(self.link_requested.emit)
+        self.detectors = QTableWidget(0, 2)
+        self.detectors.setHorizontalHeaderLabels(["Detector", "Score"])
+        self.detectors.verticalHeader().setVisible(False)
+        self.detectors.horizontalHeader().setStretchLastSection(True)
+        self.detectors.setMaximumHeight(140)
+        self.detectors.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.neighbours = QListWidget()
+        self.neighbours.setViewMode(QListView.ViewMode.IconMode)
+        self.neighbours.setIconSize(QSize(64, 64))
+        self.neighbours.setFlow(QListView.Flow.LeftToRight)
+        self.neighbours.setWrapping(False)
+        self.neighbours.setFixedHeight(96)
+        self.neighbours.itemActivated.connect(
+            lambda it: self.open_candidate.emit(int(it.data(Qt.ItemDataRole.UserRole)))
+        )
+        self.verify = QPushButton("Verify against catalogs…")
+        self.verify.setObjectName("primary")
+        self.verify.clicked.connect(
+            lambda: self.candidate and self.open_verification.emit(self.candidate.id)
+        )
+        self.verify.setEnabled(False)
+
+        info = QFormLayout()
+        info.addRow(self.summary)
+        info.addRow("Sky", self.sky)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 0, 0, 0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.viewer, 3)
+        lay.addLayout(info)
+        lay.addWidget(self.detectors)
+        lay.addWidget(QLabel("More like this"))
+        lay.addWidget(self.neighbours)
+        lay.addWidget(self.verify)
+
+    def show_candidate(self, cand: Candidate) -> None:
+        self.candidate = cand
+        self.verify.setEnabled(True)
+        r = cand.result
+        self.title.setText(f"#{cand.id} · {display_name(cand)}")
+        label = LABEL_TEXT[cand.label.value] if cand.label else "not labelled"
+        self.summary.setText(
+            f"<b style='color:{VERDICT_COLOUR.get(r.verdict, theme.TEXT)}'>"
+            f"{VERDICT_TEXT[r.verdict]}</b> · score {r.score:.3f} · {r.explain()}<br>"
+            f"{CATALOG_TEXT[cand.catalog_verdict]} · {label} · source "
+            f"{cand.image.provenance.source_id} · model {cand.model_id}"
+        )
+        pos = cand.image.provenance.sky
+        if pos is None:
+            self.sky.setText("<span style='color:#94a3b8'>no sky position (a picture)</span>")
+        else:
+            self.sky.setText(
+                f"{pos} ({format_sexagesimal(pos)}) · "
+                f"<a style='color:{theme.ACCENT}' href='{simbad_url(pos)}'>SIMBAD</a> · "
+                f"<a style='color:{theme.ACCENT}' href='{ned_url(pos)}'>NED</a>"
+            )
+        scores = sorted(r.detector_scores.items(), key=lambda kv: -kv[1])
+        self.detectors.setRowCount(len(scores))
+        for row, (name, value) in enumerate(scores):
+            self.detectors.setItem(row, 0, QTableWidgetItem(name))
+            self.detectors.setItem(row, 1, QTableWidgetItem(f"{value:.3f}"))
+        path = cand.image.image_path
+        self.viewer.show_image(Path(path) if path else None)
+        spawn(self._load_neighbours(cand.id), name="neighbours")
+
+    async def _load_neighbours(self, image_id: int) -> None:
+        found = await self.controller.neighbours(image_id, k=8)
+        if self.candidate is None or self.candidate.id != image_id:
+            return
+        self.neighbours.clear()
+        for n in found:
+            item = QListWidgetItem(f"#{n.id}")
+            item.setData(Qt.ItemDataRole.UserRole, n.id)
+            item.setToolTip(f"{display_name(n)} · score {n.result.score:.2f}")
+            self.neighbours.addItem(item)
+            path = n.image.thumbnail_path or n.image.image_path
+            if path:
+                spawn(self._neighbour_icon(item, Path(path)), name="neighbour-icon")
+
+    async def _neighbour_icon(self, item: QListWidgetItem, path: Path) -> None:
+        from PyQt6.QtGui import QIcon, QPixmap
+
+        img = await imageio.run_blocking(imageio.load_thumbnail, path, 64)
+        if not img.isNull() and item.listWidget() is self.neighbours:
+            item.setIcon(QIcon(QPixmap.fromImage(img)))
+
+
+class GalleryPanel(QWidget):
+    open_verification = pyqtSignal(int)
+    link_requested = pyqtSignal(str)
+
+    def __init__(self, controller: AgentController, bridge: AgentBridge) -> None:
+        super().__init__()
+        self.controller = controller
+        self.model = CandidateListModel(controller, thumb_size=THUMB)
+        self.verdict = QComboBox()
+        self.verdict.addItem("Anomalies and near-misses", (Verdict.ANOMALY, Verdict.NEAR_MISS))
+        self.verdict.addItem("Anomalies", (Verdict.ANOMALY,))
+        self.verdict.addItem("Near-misses", (Verdict.NEAR_MISS,))
+        self.source = QComboBox()
+        self.source.addItem("All sources", None)
+        for sid in controller.settings().sources:
+            self.source.addItem(sid, sid)
+        self.since = QComboBox()
+        for text, hours in (
+            ("Any time", None),
+            ("Last 24 h", 24),
+            ("Last 7 days", 168),
+            ("Last 30 days", 720),
+        ):
+            self.since.addItem(text, hours)
+        self.labelled = QComboBox()
+        for text, value in (("Labelled or not", None), ("Unlabelled", False), ("Labelled", True)):
+            self.labelled.addItem(text, value)
+        self.catalog = QComboBox()
+        self.catalog.addItem("Any catalog outcome", None)
+        for cv in CatalogVerdict:
+            self.catalog.addItem(CATALOG_TEXT[cv], cv)
+        self.order = QComboBox()
+        for text, key in (
+            ("Highest score", "score"),
+            ("Rank (learned)", "rank"),
+            ("Newest", "newest"),
+        ):
+            self.order.addItem(text, key)
+        self.count = QLabel()
+        self.count.setObjectName("muted")
+        bar = QHBoxLayout()
+        for w in (self.verdict, self.source, self.since, self.labelled, self.catalog, self.order):
+            bar.addWidget(w)
+            w.currentIndexChanged.connect(self.apply_filters)
+        bar.addStretch(1)
+        bar.addWidget(self.count)
+
+        self.view = QListView()
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setUniformItemSizes(True)  # no per-item size queries: smooth at 100k
+        self.view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.view.setGridSize(TILE)
+        self.view.setSpacing(0)
+        self.view.setItemDelegate(CandidateDelegate(self.view))
+        self.view.setModel(self.model)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.view.activated.connect(
+            lambda idx: self.open_verification.emit(self.model.candidate_at(idx.row()).id)
+        )
+        self.details = CandidateDetails(controller)
+        self.details.open_verification.connect(self.open_verification.emit)
+        self.details.open_candidate.connect(self.show_candidate_id)
+        self.details.link_requested.connect(self.link_requested.emit)
+
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([700, 520])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 12, 14, 12)
+        lay.addLayout(bar)
+        lay.addWidget(split, 1)
+        self.model.total_changed.connect(lambda n: self.count.setText(f"{n:,} candidates"))
+        bridge.candidate_found.connect(lambda _: self._new_candidates())
+        bridge.catalog_checked.connect(self._refresh_one)
+        self._stale = False
+
+    def current_filter(self) -> CandidateFilter:
+        hours = self.since.currentData()
+        return CandidateFilter(
+            verdicts=self.verdict.currentData(),
+            source_id=self.source.currentData(),
+            labelled=self.labelled.currentData(),
+            catalog_verdict=self.catalog.currentData(),
+            since=datetime.now(UTC) - timedelta(hours=hours) if hours else None,
+            order_by=self.order.currentData(),
+        )
+
+    def apply_filters(self) -> None:
+        self.model.set_query(self.current_filter())
+
+    def _new_candidates(self) -> None:
+        # Reload only when visible; otherwise on the next show (no work for a hidden grid).
+        if self.isVisible():
+            self.model.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().showEvent(event)
+        if self._stale or self.model.total == 0:
+            self._stale = False
+            self.apply_filters()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        cand = self.model.candidate_at(current.row())
+        if cand is not None:
+            self.details.show_candidate(cand)
+
+    def show_candidate_id(self, image_id: int) -> None:
+        row = self.model.row_of(image_id)
+        if row is not None:
+            self.view.setCurrentIndex(self.model.index(row))
+            self.view.scrollTo(self.model.index(row))
+            return
+        spawn(self._show_by_id(image_id), name="gallery-show")
+
+    async def _show_by_id(self, image_id: int) -> None:
+        cand = await self.controller.get_candidate(image_id)
+        if cand is not None:
+            self.details.show_candidate(cand)
+
+    def _refresh_one(self, image_id: int) -> None:
+        spawn(self._reload_one(image_id), name="gallery-reload")
+
+    async def _reload_one(self, image_id: int) -> None:
+        if self.model.row_of(image_id) is None:
+            return
+        cand = await self.controller.get_candidate(image_id)
+        if cand is not None:
+            self.model.replace_candidate(cand)

@@ -1,0 +1,138 @@
+"""The main window: a sidebar with the four panels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PyQt6.QtCore import QUrl, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QDesktopServices
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from astrolens.domain.agent import AgentController
+from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.discovery import DiscoveryPanel
+from astrolens.ui.gallery import GalleryPanel
+from astrolens.ui.icons import app_icon
+from astrolens.ui.settings_panel import SettingsPanel
+from astrolens.ui.tasks import spawn
+from astrolens.ui.verification import VerificationPanel
+
+PANELS = ("Discovery", "Gallery", "Verification", "Settings")
+
+
+def open_in_browser(url: str) -> None:
+    QDesktopServices.openUrl(QUrl(url))
+
+
+class MainWindow(QMainWindow):
+    quit_requested = pyqtSignal()
+
+    def __init__(
+        self,
+        controller: AgentController,
+        bridge: AgentBridge,
+        *,
+        tray_available: bool = True,
+        url_opener: Callable[[str], None] = open_in_browser,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("AstroLens")
+        self.setWindowIcon(app_icon())
+        self.resize(1280, 820)
+        self.controller = controller
+        self.tray_available = tray_available
+        self.url_opener = url_opener
+
+        self.discovery = DiscoveryPanel(controller, bridge)
+        self.gallery = GalleryPanel(controller, bridge)
+        self.verification = VerificationPanel(controller, bridge)
+        self.settings = SettingsPanel(controller)
+        self.stack = QStackedWidget()
+        for panel in (self.discovery, self.gallery, self.verification, self.settings):
+            self.stack.addWidget(panel)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.addItems(PANELS)
+        self.nav.setFixedWidth(170)
+        self.nav.currentRowChanged.connect(self._panel_changed)
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+
+        body = QWidget()
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.banner)
+        right.addWidget(self.stack, 1)
+        lay = QHBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.nav)
+        lay.addLayout(right, 1)
+        self.setCentralWidget(body)
+
+        self.gallery.open_verification.connect(self.open_candidate)
+        self.gallery.link_requested.connect(self._open_url)
+        self.verification.link_requested.connect(self._open_url)
+        self.verification.labelled.connect(lambda *_: self.gallery.model.refresh())
+        bridge.state_changed.connect(
+            lambda ev: self.statusBar().showMessage(f"Discovery {ev.state.value} {ev.message}")
+        )
+        self.nav.setCurrentRow(0)
+        self._verification_loaded = False
+
+    def show_message(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+
+    def show_panel(self, name: str) -> None:
+        self.nav.setCurrentRow(PANELS.index(name))
+
+    @property
+    def current_panel(self) -> str:
+        return PANELS[self.stack.currentIndex()]
+
+    def _panel_changed(self, row: int) -> None:
+        self.stack.setCurrentIndex(row)
+        panel = PANELS[row]
+        if panel == "Discovery":
+            self.discovery.refresh()
+        elif panel == "Verification" and not self._verification_loaded:
+            self._verification_loaded = True
+            spawn(self.verification.load_queue(), name="verification-queue")
+
+    def bring_to_front(self) -> None:
+        self.show()
+        self.setWindowState(self.windowState() & ~self.windowState().WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
+    def open_candidate(self, image_id: int) -> None:
+        """Show one candidate for review: what a notification click and the tray menu do."""
+        self._verification_loaded = True  # the explicit candidate first, then its queue
+        self.show_panel("Verification")
+        self.verification.open_candidate(image_id)
+        spawn(self.verification.load_queue(), name="verification-queue")
+        self.bring_to_front()
+
+    def _open_url(self, url: str) -> None:
+        self.url_opener(url)
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        if self.tray_available:
+            self.hide()  # the agent keeps running in the tray
+            if event is not None:
+                event.ignore()
+        else:
+            self.quit_requested.emit()
+            if event is not None:
+                event.accept()

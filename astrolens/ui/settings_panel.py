@@ -1,0 +1,256 @@
+"""Settings: sources, schedule, thresholds, model, data folder, and API keys in the keyring.
+
+Keys are written straight to the keyring through the controller and never read back into a
+widget: the field only says whether a key is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from astrolens.domain.agent import AgentController
+from astrolens.domain.errors import ConfigurationError
+from astrolens.domain.settings import Settings, SourceSettings
+from astrolens.ui.tasks import spawn
+
+SECRETS = {"nasa_api_key": "NASA API key (APOD)", "openai_api_key": "OpenAI API key"}
+MODELS = ["efficientnet-lite0", "openclip:ViT-B-32/laion2b_s34b_b79k", "openclip:ViT-S-32"]
+
+
+class SettingsPanel(QWidget):
+    settings_saved = pyqtSignal(object)  # Settings
+
+    def __init__(self, controller: AgentController) -> None:
+        super().__init__()
+        self.controller = controller
+        self.sources = QTableWidget(0, 3)
+        self.sources.setHorizontalHeaderLabels(["Source", "On", "Rate /s"])
+        self.sources.horizontalHeaderItem(2).setToolTip(
+            "Requests per second; blank keeps the source's own polite default"
+        )
+        self.sources.verticalHeader().setVisible(False)
+        self.sources.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.sources.setMinimumHeight(190)
+        self.interval = QSpinBox()
+        self.interval.setRange(1, 86_400)
+        self.interval.setSuffix(" s")
+        self.aggressive = QCheckBox("Aggressive mode (looser FDR: more discoveries, more noise)")
+        self.fdr = QDoubleSpinBox()
+        self.fdr.setRange(0.001, 0.5)
+        self.fdr.setDecimals(3)
+        self.fdr.setSingleStep(0.01)
+        self.aggressive_fdr = QDoubleSpinBox()
+        self.aggressive_fdr.setRange(0.001, 0.9)
+        self.aggressive_fdr.setDecimals(3)
+        self.aggressive_fdr.setSingleStep(0.05)
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.addItems(MODELS)
+        self.data_dir = QLineEdit()
+        self.data_dir.setPlaceholderText("the platform's data folder")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.crossmatch = QCheckBox("Cross-match candidates with SIMBAD, NED, VizieR, OpenNGC")
+        self.notifications = QCheckBox("Desktop notifications for anomalies")
+        self.autostart = QCheckBox("Start AstroLens when I log in")
+
+        self.keys: dict[str, QLineEdit] = {}
+        self.key_state: dict[str, QLabel] = {}
+        keys_box = QGroupBox("API keys (kept in the system keyring, never in files)")
+        keys_form = QFormLayout(keys_box)
+        for name, title in SECRETS.items():
+            edit = QLineEdit()
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+            edit.setObjectName(name)
+            save = QPushButton("Store")
+            clear = QPushButton("Remove")
+            save.clicked.connect(lambda _=False, n=name: self.store_secret(n))
+            clear.clicked.connect(lambda _=False, n=name: self.remove_secret(n))
+            state = QLabel()
+            state.setObjectName("muted")
+            row = QHBoxLayout()
+            row.addWidget(edit, 1)
+            row.addWidget(save)
+            row.addWidget(clear)
+            row.addWidget(state)
+            keys_form.addRow(title, row)
+            self.keys[name] = edit
+            self.key_state[name] = state
+        self.keyring_status = QLabel()
+        self.keyring_status.setObjectName("muted")
+        self.keyring_status.setWordWrap(True)
+        keys_form.addRow(self.keyring_status)
+
+        discovery = QGroupBox("Discovery")
+        form = QFormLayout(discovery)
+        form.addRow("Sources", self.sources)
+        form.addRow("Interval between cycles", self.interval)
+        form.addRow(self.aggressive)
+        form.addRow("False discovery rate", self.fdr)
+        form.addRow("FDR in aggressive mode", self.aggressive_fdr)
+        form.addRow("Model", self.model)
+        row = QHBoxLayout()
+        row.addWidget(self.data_dir, 1)
+        row.addWidget(browse)
+        form.addRow("Data folder (applies after restart)", row)
+        form.addRow(self.crossmatch)
+        form.addRow(self.notifications)
+        form.addRow(self.autostart)
+
+        self.save_button = QPushButton("Save settings")
+        self.save_button.setObjectName("primary")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(self.load)
+        self.status = QLabel()
+        self.status.setObjectName("muted")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.setContentsMargins(18, 14, 18, 14)
+        lay.addWidget(discovery)
+        lay.addWidget(keys_box)
+        lay.addLayout(buttons)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.load()
+
+    # ------------------------------------------------------------------ settings
+
+    def load(self) -> None:
+        s = self.controller.settings()
+        self._loaded = s
+        self.sources.setRowCount(len(s.sources))
+        for row, (sid, cfg) in enumerate(sorted(s.sources.items())):
+            self.sources.setItem(row, 0, _readonly(sid))
+            on = QTableWidgetItem()
+            on.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            on.setCheckState(Qt.CheckState.Checked if cfg.enabled else Qt.CheckState.Unchecked)
+            self.sources.setItem(row, 1, on)
+            self.sources.setItem(
+                row, 2, QTableWidgetItem("" if cfg.rate_per_s is None else f"{cfg.rate_per_s:g}")
+            )
+        self.interval.setValue(int(s.interval_s))
+        self.aggressive.setChecked(s.aggressive)
+        self.fdr.setValue(s.fdr)
+        self.aggressive_fdr.setValue(s.aggressive_fdr)
+        self.model.setCurrentText(s.model)
+        self.data_dir.setText(s.data_dir or "")
+        self.crossmatch.setChecked(s.crossmatch)
+        self.notifications.setChecked(s.notifications)
+        self.autostart.setChecked(s.autostart)
+        self.refresh_secrets()
+        self.status.setText("")
+
+    def collect(self) -> Settings:
+        """The form as Settings. Raises ConfigurationError for a value the user must fix."""
+        base = self._loaded
+        sources: dict[str, SourceSettings] = {}
+        for row in range(self.sources.rowCount()):
+            sid = self.sources.item(row, 0).text()
+            old = base.sources.get(sid, SourceSettings())
+            text = (self.sources.item(row, 2).text() if self.sources.item(row, 2) else "").strip()
+            try:
+                rate = float(text) if text else None
+            except ValueError as exc:
+                raise ConfigurationError(f"{sid}: the rate must be a number") from exc
+            if rate is not None and rate <= 0:
+                raise ConfigurationError(f"{sid}: the rate must be positive")
+            enabled = self.sources.item(row, 1).checkState() == Qt.CheckState.Checked
+            sources[sid] = dataclasses.replace(old, enabled=enabled, rate_per_s=rate)
+        return dataclasses.replace(
+            base,
+            interval_s=float(self.interval.value()),
+            aggressive=self.aggressive.isChecked(),
+            fdr=self.fdr.value(),
+            aggressive_fdr=self.aggressive_fdr.value(),
+            model=self.model.currentText().strip() or base.model,
+            data_dir=self.data_dir.text().strip() or None,
+            crossmatch=self.crossmatch.isChecked(),
+            notifications=self.notifications.isChecked(),
+            autostart=self.autostart.isChecked(),
+            sources=sources,
+        ).validate()
+
+    def save(self) -> None:
+        try:
+            settings = self.collect()
+        except ConfigurationError as exc:
+            self.status.setText(f"Not saved: {exc}")
+            return
+        spawn(self._save(settings), name="settings-save")
+
+    async def _save(self, settings: Settings) -> None:
+        await self.controller.save_settings(settings)
+        self._loaded = settings
+        self.status.setText("Saved.")
+        self.settings_saved.emit(settings)
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
+        if path:
+            self.data_dir.setText(path)
+
+    # ------------------------------------------------------------------ secrets
+
+    def refresh_secrets(self) -> None:
+        st = self.controller.secrets_status()
+        for name, edit in self.keys.items():
+            present = st.present.get(name, False)
+            edit.clear()
+            edit.setPlaceholderText("stored — type to replace" if present else "not set")
+            self.key_state[name].setText("✓ stored" if present else "")
+        self.keyring_status.setText(
+            f"Keyring: {st.backend}" if st.available else f"Keyring unavailable: {st.error}"
+        )
+
+    def store_secret(self, name: str) -> None:
+        value = self.keys[name].text().strip()
+        if not value:
+            self.status.setText("Type the key first.")
+            return
+        error = self.controller.set_secret(name, value)
+        self.keys[name].clear()  # the key leaves the widget at once, saved or not
+        self.status.setText(f"Could not store the key: {error}" if error else "Key stored.")
+        self.refresh_secrets()
+
+    def remove_secret(self, name: str) -> None:
+        error = self.controller.set_secret(name, None)
+        self.status.setText(f"Could not remove the key: {error}" if error else "Key removed.")
+        self.refresh_secrets()
+
+
+def _readonly(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+    return item

@@ -1,0 +1,334 @@
+"""The verification panel: one candidate, what every catalog said about it, and the label.
+
+Keyboard driven so a user can go through a queue fast: T / F / U label (and move on),
+N or → next, P or ← previous, Enter in the note saves the note with the current label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
+from astrolens.domain.labels import LabelValue
+from astrolens.ui import theme
+from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.links import ned_url, simbad_url
+from astrolens.ui.tasks import spawn
+from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
+from astrolens.ui.viewer import ImageViewer
+
+STATUS_COLOUR = {
+    MatchStatus.MATCH: theme.GOOD,
+    MatchStatus.NO_MATCH: theme.MUTED,
+    MatchStatus.ERROR: theme.BAD,
+    MatchStatus.PENDING: theme.NEAR_MISS,
+}
+VERDICT_COLOUR = {
+    CatalogVerdict.KNOWN_OBJECT: theme.MUTED,
+    CatalogVerdict.KNOWN_FIELD: theme.NEAR_MISS,
+    CatalogVerdict.POSSIBLE_DISCOVERY: theme.ANOMALY,
+    CatalogVerdict.PENDING: theme.NEAR_MISS,
+    CatalogVerdict.INCOMPLETE: theme.BAD,
+}
+KEYS = {"T": LabelValue.TRUE_POSITIVE, "F": LabelValue.FALSE_POSITIVE, "U": LabelValue.UNSURE}
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows and letters stay with the panel
+    t.setAlternatingRowColors(True)
+    return t
+
+
+class VerificationPanel(QWidget):
+    link_requested = pyqtSignal(str)  # the window opens it (QDesktopServices)
+    labelled = pyqtSignal(int, object)  # image id, LabelValue
+
+    def __init__(self, controller: AgentController, bridge: AgentBridge) -> None:
+        super().__init__()
+        self.controller = controller
+        self.queue: list[int] = []
+        self.position = -1
+        self.candidate: Candidate | None = None
+
+        self.viewer = ImageViewer()
+        self.title = QLabel("No candidate")
+        self.title.setObjectName("heading")
+        self.title.setWordWrap(True)
+        self.score = QLabel()
+        self.score.setWordWrap(True)
+        self.verdict = QLabel()
+        self.verdict.setObjectName("heading")
+
+        self.services = _table(["Catalog", "State", "Radius", "Detail"])
+        self.services.setMinimumHeight(180)
+        self.services.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.services.setMaximumHeight(200)
+        self.retry = QPushButton("Retry catalogs")
+        self.retry.clicked.connect(self.retry_crossmatch)
+        self.matches = _table(["Name", "Type", "Separation", "Service"])
+        self.simbad = QPushButton("Open in SIMBAD")
+        self.ned = QPushButton("Open in NED")
+        self.simbad.clicked.connect(lambda: self._open_link("simbad"))
+        self.ned.clicked.connect(lambda: self._open_link("ned"))
+
+        self.buttons: dict[LabelValue, QPushButton] = {}
+        labels = QHBoxLayout()
+        for key, value in KEYS.items():
+            b = QPushButton(f"{LABEL_TEXT[value]}  [{key}]")
+            b.setObjectName({"T": "tp", "F": "fp", "U": "unsure"}[key])
+            b.clicked.connect(lambda _=False, v=value: self.label(v))
+            self.buttons[value] = b
+            labels.addWidget(b)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Note (Enter saves it with the label)")
+        self.note.returnPressed.connect(self.save_note)
+        self.status = QLabel("T true · F false · U unsure · N/→ next · P/← previous")
+        self.status.setObjectName("muted")
+        self.where = QLabel()
+        self.where.setObjectName("muted")
+        prev_b = QPushButton("← Previous")
+        next_b = QPushButton("Next →")
+        prev_b.clicked.connect(self.previous)
+        next_b.clicked.connect(self.next)
+        for b in (prev_b, next_b, self.retry, self.simbad, self.ned, *self.buttons.values()):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 8, 0)
+        ll.addWidget(self.title)
+        ll.addWidget(self.viewer, 1)
+        ll.addWidget(self.score)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(8, 0, 0, 0)
+        rl.addWidget(self.verdict)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Catalogs"))
+        head.addStretch(1)
+        head.addWidget(self.retry)
+        rl.addLayout(head)
+        rl.addWidget(self.services)
+        rl.addWidget(QLabel("Objects found near the position"))
+        rl.addWidget(self.matches, 1)
+        links = QHBoxLayout()
+        links.addWidget(self.simbad)
+        links.addWidget(self.ned)
+        links.addStretch(1)
+        rl.addLayout(links)
+        rl.addLayout(labels)
+        rl.addWidget(self.note)
+        nav = QHBoxLayout()
+        nav.addWidget(prev_b)
+        nav.addWidget(self.where)
+        nav.addStretch(1)
+        nav.addWidget(next_b)
+        rl.addLayout(nav)
+        rl.addWidget(self.status)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(14, 12, 14, 12)
+        lay.addWidget(split)
+
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        # QLineEdit claims printable keys and arrows while typing (ShortcutOverride), so these
+        # fire only when the note field does not want the key.
+        for key, value in KEYS.items():
+            QShortcut(QKeySequence(key), self, lambda v=value: self.label(v), context=ctx)
+        for seq, fn in (
+            ("N", self.next),
+            ("Right", self.next),
+            ("P", self.previous),
+            ("Left", self.previous),
+        ):
+            QShortcut(QKeySequence(seq), self, fn, context=ctx)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        bridge.catalog_checked.connect(self._catalog_changed)
+        self._set_enabled(False)
+
+    # ------------------------------------------------------------------ queue
+
+    async def load_queue(self) -> None:
+        """The unlabelled candidates, best first: what a reviewing session goes through."""
+        found = await self.controller.candidates(CandidateFilter(labelled=False, limit=500))
+        current = self.candidate.id if self.candidate else None
+        self.queue = [c.id for c in found]
+        if current is not None and current not in self.queue:
+            self.queue.insert(0, current)
+        self.position = self.queue.index(current) if current is not None else -1
+        if self.candidate is None and self.queue:
+            await self.show_id(self.queue[0])
+        self._update_where()
+
+    def open_candidate(self, image_id: int) -> None:
+        spawn(self.show_id(image_id), name="verify-open")
+
+    async def show_id(self, image_id: int) -> None:
+        cand = await self.controller.get_candidate(image_id)
+        if cand is None:
+            self.status.setText(f"candidate #{image_id} is no longer in the store")
+            return
+        if image_id not in self.queue:
+            self.queue.insert(max(self.position, 0), image_id)
+        self.position = self.queue.index(image_id)
+        self.show_candidate(cand)
+
+    def next(self) -> None:
+        if self.position + 1 < len(self.queue):
+            spawn(self.show_id(self.queue[self.position + 1]), name="verify-next")
+        else:
+            self.status.setText("That was the last candidate in the queue.")
+
+    def previous(self) -> None:
+        if self.position > 0:
+            spawn(self.show_id(self.queue[self.position - 1]), name="verify-prev")
+
+    def _update_where(self) -> None:
+        if self.queue and self.position >= 0:
+            self.where.setText(f"{self.position + 1} of {len(self.queue)}")
+
+    # ------------------------------------------------------------------ display
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.retry, self.simbad, self.ned, self.note, *self.buttons.values()):
+            w.setEnabled(on)
+
+    def show_candidate(self, cand: Candidate) -> None:
+        first_show = self.candidate is None or self.candidate.id != cand.id
+        self.candidate = cand
+        self._set_enabled(True)
+        r = cand.result
+        self.title.setText(f"#{cand.id} · {display_name(cand)}")
+        label = (
+            f"Labelled <b>{LABEL_TEXT[cand.label.value]}</b>"
+            + (f": {cand.label.note}" if cand.label.note else "")
+            if cand.label
+            else "Not labelled yet"
+        )
+        self.score.setText(
+            f"{VERDICT_TEXT[r.verdict]} · score {r.score:.3f} · {r.explain()}<br>{label}"
+        )
+        colour = VERDICT_COLOUR[cand.catalog_verdict]
+        self.verdict.setText(
+            f"<span style='color:{colour}'>{CATALOG_TEXT[cand.catalog_verdict]}</span>"
+        )
+        self.services.setRowCount(len(cand.crossmatches))
+        objects = []
+        for row, xm in enumerate(cand.crossmatches):
+            detail = (
+                xm.reason
+                if xm.status is MatchStatus.ERROR
+                else (f"{len(xm.objects)} object(s)" if xm.objects else (xm.catalog or ""))
+            )
+            cells = [xm.service, MATCH_TEXT[xm.status], f'{xm.radius_arcsec:g}"', detail]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 1:
+                    item.setForeground(QColor(STATUS_COLOUR[xm.status]))
+                if xm.status is MatchStatus.ERROR:
+                    item.setToolTip(xm.reason)
+                self.services.setItem(row, col, item)
+            objects.extend(xm.objects)
+        for col in range(3):  # the detail column takes the rest (reasons can be long)
+            self.services.resizeColumnToContents(col)
+        objects.sort(key=lambda o: o.separation_arcsec)
+        self.matches.setRowCount(len(objects))
+        for row, o in enumerate(objects):
+            cells = [o.name, o.object_type or "?", f'{o.separation_arcsec:.1f}"', o.service]
+            for col, text in enumerate(cells):
+                self.matches.setItem(row, col, QTableWidgetItem(text))
+        self.matches.resizeColumnsToContents()
+        has_sky = cand.image.provenance.sky is not None
+        self.simbad.setEnabled(has_sky)
+        self.ned.setEnabled(has_sky)
+        self.retry.setEnabled(has_sky)
+        if first_show:
+            self.note.setText(cand.label.note if cand.label else "")
+            path = cand.image.image_path
+            self.viewer.show_image(Path(path) if path else None)
+        self._update_where()
+
+    def _open_link(self, service: str) -> None:
+        cand = self.candidate
+        pos = cand.image.provenance.sky if cand else None
+        if cand is None or pos is None:
+            return
+        radius = max((x.radius_arcsec for x in cand.crossmatches), default=10.0)
+        url = simbad_url(pos, radius) if service == "simbad" else ned_url(pos, radius)
+        self.link_requested.emit(url)
+
+    # ------------------------------------------------------------------ actions
+
+    def label(self, value: LabelValue) -> None:
+        if self.candidate is None:
+            return
+        spawn(
+            self._label(self.candidate.id, value, self.note.text().strip(), advance=True),
+            name="verify-label",
+        )
+
+    def save_note(self) -> None:
+        cand = self.candidate
+        if cand is None:
+            return
+        if cand.label is None:
+            self.status.setText("Press T, F or U to label: the note is saved with the label.")
+            return
+        spawn(
+            self._label(cand.id, cand.label.value, self.note.text().strip(), advance=False),
+            name="verify-note",
+        )
+
+    async def _label(self, image_id: int, value: LabelValue, note: str, *, advance: bool) -> None:
+        await self.controller.label(image_id, value, note=note, origin="ui")
+        self.status.setText(
+            f"#{image_id}: saved {LABEL_TEXT[value]}" + (" with note" if note else "")
+        )
+        self.labelled.emit(image_id, value)
+        if self.candidate is not None and self.candidate.id == image_id:
+            fresh = await self.controller.get_candidate(image_id)
+            if fresh is not None:
+                self.show_candidate(fresh)
+        if advance:
+            self.next()
+
+    def retry_crossmatch(self) -> None:
+        if self.candidate is not None:
+            self.status.setText(f"#{self.candidate.id}: asking the catalogs again…")
+            spawn(self.controller.retry_crossmatch(self.candidate.id), name="verify-retry")
+
+    def _catalog_changed(self, image_id: int) -> None:
+        if self.candidate is not None and self.candidate.id == image_id:
+            spawn(self._reload(image_id), name="verify-reload")
+
+    async def _reload(self, image_id: int) -> None:
+        fresh = await self.controller.get_candidate(image_id)
+        if fresh is not None and self.candidate is not None and self.candidate.id == image_id:
+            self.show_candidate(fresh)
+            self.status.setText(f"#{image_id}: {CATALOG_TEXT[fresh.catalog_verdict]}")
