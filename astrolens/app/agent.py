@@ -63,6 +63,7 @@ class AgentRuntime:
         self._scans: set[asyncio.Task[Any]] = set()
         self._source_status: dict[str, SourceStatus] = {}
         self._recent_scores: list[float] = []
+        self._recent_p_values: list[float] = []
         self._index: Any = None
         self._index_lock = asyncio.Lock()
         self._paused = False
@@ -78,7 +79,8 @@ class AgentRuntime:
             self._source_status[event.status.source_id] = event.status
         elif isinstance(event, ImageScored):
             self._recent_scores.append(event.score)
-            del self._recent_scores[:-2000]
+            self._recent_p_values.append(event.p_value)
+            del self._recent_scores[:-2000], self._recent_p_values[:-2000]
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -158,6 +160,7 @@ class AgentRuntime:
             sources=tuple(self._source_status.values()),
             calibrations=tuple(calibrations),
             recent_scores=tuple(self._recent_scores[-500:]),
+            recent_p_values=tuple(self._recent_p_values[-500:]),
         )
 
     async def candidates(self, query: CandidateFilter) -> list[Candidate]:
@@ -274,5 +277,13 @@ class AgentRuntime:
             await self._pipeline.stop()
 
 
-def create_agent_controller(app: AstroLensApp) -> AgentRuntime:
-    return AgentRuntime(app)
+def create_agent_controller(app: AstroLensApp, *, start: bool = True) -> AgentRuntime:
+    """The controller the tray drives; with a running loop, discovery starts right away."""
+    runtime = AgentRuntime(app)
+    if start:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return runtime
+        runtime.start()
+    return runtime

@@ -201,12 +201,12 @@ def _factory_from_env() -> ControllerFactory | None:
 
 def default_controller_factory(notifier: Notifier) -> AgentController:
     """The real agent. Imported here, after the tray shows: this is what loads torch."""
-    from astrolens.app.agent import create_agent_controller  # type: ignore[import-not-found]
+    from astrolens.app.agent import create_agent_controller
     from astrolens.app.context import AppOptions, AstroLensApp
 
     app = AstroLensApp(options=AppOptions(notify=True))
     app.notifier = notifier  # the desktop notifier, wired to the window (not the default)
-    return create_agent_controller(app)  # type: ignore[no-any-return]
+    return create_agent_controller(app)
 
 
 class DesktopAgent:

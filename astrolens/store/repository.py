@@ -115,7 +115,7 @@ class SqliteRepository:
         self._retry_delay = retry_delay
         self._db = open_database(db_path)
         self._phashes = PerceptualHashIndex(
-            lambda: ImageRow.select(ImageRow.id, ImageRow.perceptual_hash).tuples()
+            lambda: list(ImageRow.select(ImageRow.id, ImageRow.perceptual_hash).tuples())
         )
         self._db.connect(reuse_if_open=True)
         try:

@@ -63,20 +63,19 @@ def png_bytes(i: int) -> bytes:
 
 
 class TinyEmbedder:
-    """Pooled 8x8 grey thumbnail + gradient energy: cheap, deterministic, separates streaks."""
+    """Colour thumbnail (4x4 per channel) + channel statistics: cheap and deterministic."""
 
     model_id = "test-tiny@1"
-    dim = 80
+    dim = 54
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         out = []
         for im in images:
-            grey = im.mean(axis=2) if im.ndim == 3 else im
-            h, w = grey.shape
-            small = grey[: h - h % 8, : w - w % 8].reshape(8, h // 8, 8, w // 8).mean(axis=(1, 3))
-            gy, gx = np.gradient(grey)
-            energy = np.histogram(np.hypot(gx, gy), bins=16, range=(0, 0.5))[0] / grey.size
-            v = np.concatenate([small.ravel(), energy]).astype(np.float32)
+            rgb = np.repeat(im[..., None], 3, axis=2) if im.ndim == 2 else im[..., :3]
+            h, w = rgb.shape[:2]
+            small = rgb[: h - h % 4, : w - w % 4].reshape(4, h // 4, 4, w // 4, 3).mean((1, 3))
+            stats = np.concatenate([rgb.mean((0, 1)), rgb.std((0, 1))])
+            v = np.concatenate([small.ravel(), stats]).astype(np.float32)
             out.append(v / (np.linalg.norm(v) + 1e-9))
         return np.stack(out)
 
