@@ -89,6 +89,15 @@ def test_dihedral_tta_is_rotation_and_flip_invariant(lite0: EfficientNetLite0Emb
     np.testing.assert_allclose(averaged[2], averaged[0], atol=1e-5)
 
 
+def test_recommended_spec_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from astrolens.ml.embedders import registry
+
+    monkeypatch.setattr(registry, "cpu_has_native_bf16", lambda: True)
+    assert registry.recommended_embedder_spec() == "efficientnet-lite0+bf16"
+    monkeypatch.setattr(registry, "cpu_has_native_bf16", lambda: False)
+    assert registry.recommended_embedder_spec() == "efficientnet-lite0"
+
+
 def test_spec_modifiers_change_the_model_id() -> None:
     assert create_embedder("efficientnet-lite0+bf16", models_dir=Path("x")).model_id.endswith(
         "+bf16"

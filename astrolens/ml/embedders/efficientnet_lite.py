@@ -73,6 +73,7 @@ class EfficientNetLite0Embedder(TorchEmbedder):
         precision: Precision = "fp32",
         tta: TTA = "none",
         batch_size: int = 32,
+        channels_last: bool = True,
     ) -> None:
         self._weights_path = weights_path
         self._network: Any = None
@@ -85,6 +86,7 @@ class EfficientNetLite0Embedder(TorchEmbedder):
             precision=precision,
             tta=tta,
             batch_size=batch_size,
+            channels_last=channels_last,
         )
 
     def load(self) -> None:
@@ -112,7 +114,8 @@ class EfficientNetLite0Embedder(TorchEmbedder):
                 f"cannot load efficientnet-lite0 weights {path}: {exc}"
             ) from exc
         network.eval()
-        self._network = network.to(memory_format=torch.channels_last)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self._network = network.to(memory_format=memory_format)
 
     def _network_forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.load()
