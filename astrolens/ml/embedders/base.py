@@ -28,7 +28,8 @@ TTAS: tuple[TTA, ...] = ("none", "dihedral")
 def l2_normalise(features: np.ndarray) -> Matrix:
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     # An all-zero feature row (blank image through ReLU6) stays zero instead of becoming NaN.
-    return (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    unit: Matrix = (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return unit
 
 
 class TorchEmbedder(ABC):

@@ -6,7 +6,7 @@ Kept free of any one model: each embedder passes its input size and its normalis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from astrolens.ml.embedders.torch_runtime import torch_module
 
 if TYPE_CHECKING:
     import torch
+    from torch import Tensor
 
 
 def as_rgb(image: FloatImage) -> np.ndarray:
@@ -64,7 +65,7 @@ def to_batch(
     batch.clamp_(0.0, 1.0)  # bilinear antialiasing can overshoot a little
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return (batch - mean_t) / std_t
+    return cast("Tensor", (batch - mean_t) / std_t)
 
 
 def dihedral_views(batch: torch.Tensor) -> list[torch.Tensor]:
