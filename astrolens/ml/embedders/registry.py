@@ -111,11 +111,24 @@ def create_embedder(
             tta=tta,
             batch_size=batch_size,
         )
-    name, precision, tta = _split_modifiers(spec)
+    # `+r<N>` (input resolution) applies to the convolutional backbone only.
+    parts = spec.split("+")
+    sizes = [int(p[1:]) for p in parts[1:] if p[:1] == "r" and p[1:].isdigit()]
+    name, precision, tta = _split_modifiers(
+        "+".join(p for p in parts if not (p[:1] == "r" and p[1:].isdigit()))
+    )
     if name == "efficientnet-lite0":
-        from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
+        from astrolens.ml.embedders.efficientnet_lite import INPUT_SIZE, EfficientNetLite0Embedder
 
-        return EfficientNetLite0Embedder(precision=precision, tta=tta, batch_size=batch_size)
+        try:
+            return EfficientNetLite0Embedder(
+                precision=precision,
+                tta=tta,
+                batch_size=batch_size,
+                input_size=sizes[-1] if sizes else INPUT_SIZE,
+            )
+        except ValueError as exc:
+            raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
     known = ", ".join(info.spec for info in available_embedders()[:2])
     raise UnknownEmbedderError(f"unknown embedder {spec!r}; try {known} or openclip:<arch>/<tag>")
 
