@@ -11,7 +11,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from astrolens.ml.embedders import create_embedder
+from astrolens.ml.embedders import UnknownEmbedderError, create_embedder
 from astrolens.ml.embedders.efficientnet_lite import LITE_MEAN, LITE_STD, EfficientNetLite0Embedder
 
 # ImageNet-1k class indices (no label file is downloaded).
@@ -87,6 +87,25 @@ def test_dihedral_tta_is_rotation_and_flip_invariant(lite0: EfficientNetLite0Emb
     averaged = lite0.embed([image, turned, mirrored], tta="dihedral")
     np.testing.assert_allclose(averaged[1], averaged[0], atol=1e-5)
     np.testing.assert_allclose(averaged[2], averaged[0], atol=1e-5)
+
+
+def test_recommended_spec_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from astrolens.ml.embedders import registry
+
+    monkeypatch.setattr(registry, "cpu_has_native_bf16", lambda: True)
+    assert registry.recommended_embedder_spec() == "efficientnet-lite0+bf16"
+    monkeypatch.setattr(registry, "cpu_has_native_bf16", lambda: False)
+    assert registry.recommended_embedder_spec() == "efficientnet-lite0"
+
+
+def test_lower_input_resolution_is_named_and_still_sees_a_cat() -> None:
+    embedder = create_embedder("efficientnet-lite0+r128+bf16", models_dir=Path("x"))
+    assert embedder.model_id == "efficientnet-lite0/imagenet@57934424+r128+bf16"
+    assert embedder.input_size == 128
+    assert isinstance(embedder, EfficientNetLite0Embedder)
+    assert np.argmax(embedder.logits([_photo("chelsea")])[0]) in CATS
+    with pytest.raises(UnknownEmbedderError):
+        create_embedder("efficientnet-lite0+r8", models_dir=Path("x"))
 
 
 def test_spec_modifiers_change_the_model_id() -> None:

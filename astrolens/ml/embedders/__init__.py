@@ -14,6 +14,7 @@ from astrolens.ml.embedders.registry import (
     EmbedderInfo,
     available_embedders,
     create_embedder,
+    recommended_embedder_spec,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "UnknownEmbedderError",
     "available_embedders",
     "create_embedder",
+    "recommended_embedder_spec",
 ]

@@ -28,7 +28,8 @@ TTAS: tuple[TTA, ...] = ("none", "dihedral")
 def l2_normalise(features: np.ndarray) -> Matrix:
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     # An all-zero feature row (blank image through ReLU6) stays zero instead of becoming NaN.
-    return (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    unit: Matrix = (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return unit
 
 
 class TorchEmbedder(ABC):
@@ -50,6 +51,7 @@ class TorchEmbedder(ABC):
         precision: Precision = "fp32",
         tta: TTA = "none",
         batch_size: int = 32,
+        channels_last: bool = True,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
@@ -62,6 +64,9 @@ class TorchEmbedder(ABC):
         self.precision: Precision = precision
         self.tta: TTA = tta
         self.batch_size = batch_size
+        # channels_last lets oneDNN pick its fast NHWC convolution kernels on CPU; it changes
+        # only float rounding, so it is not part of model_id.
+        self.channels_last = channels_last
         suffix = "".join(
             part for part, on in (("+bf16", precision == "bf16"), ("+d8", tta == "dihedral")) if on
         )
@@ -123,8 +128,8 @@ class TorchEmbedder(ABC):
 
     def _forward_numpy(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         torch = torch_module()
-        # channels_last lets oneDNN pick its fast NHWC convolution kernels on CPU.
-        batch = batch.contiguous(memory_format=torch.channels_last)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         with (
             torch.inference_mode(),
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"),

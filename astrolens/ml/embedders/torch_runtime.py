@@ -43,3 +43,20 @@ def torch_module() -> ModuleType:
                 torch.set_num_interop_threads(1)
             _configured = True
     return torch
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on x86 CPUs with AVX512-BF16 or AMX (Linux), where bf16 autocast is fast.
+
+    Elsewhere bf16 is emulated and slower than fp32, so callers should stay with fp32.
+    Read from /proc/cpuinfo so that the answer costs no torch import.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
