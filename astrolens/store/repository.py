@@ -115,7 +115,10 @@ class SqliteRepository:
         self._retry_delay = retry_delay
         self._db = open_database(db_path)
         self._phashes = PerceptualHashIndex(
-            lambda: list(ImageRow.select(ImageRow.id, ImageRow.perceptual_hash).tuples())
+            lambda: cast(
+                list[tuple[int, str]],
+                list(ImageRow.select(ImageRow.id, ImageRow.perceptual_hash).tuples()),
+            )
         )
         self._db.connect(reuse_if_open=True)
         try:
