@@ -65,6 +65,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ASTROLENS_HOME", str(home))
     monkeypatch.setenv("HOME", str(user_home))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        (user_home / var.lower()).mkdir()
         monkeypatch.setenv(var, str(user_home / var.lower()))
     return home
 

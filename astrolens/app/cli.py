@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine = sub.add_parser("quarantine", help="files that could not be read, and why")
     _add_common(quarantine)
 
+    from astrolens.app import commands_crossref
+
+    commands_crossref.add_parser(sub, _add_common)
+
     return parser
 
 
@@ -117,7 +121,7 @@ def _has_display() -> bool:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from astrolens.app import commands
+    from astrolens.app import commands, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
@@ -144,6 +148,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "label": commands.label,
         "sources": commands.sources,
         "quarantine": commands.quarantine,
+        "crossref": commands_crossref.crossref,
     }[command]
     return handler(args)
 

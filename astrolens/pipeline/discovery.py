@@ -263,6 +263,7 @@ class DiscoveryPipeline:
         if self._calibrate_requested:
             self._calibrate_requested = False
             await self.scoring.recalibrate_all()
+        await self.scoring.recover_unscored()
 
         plans = await self._plan_all()
         report.planned = sum(len(tasks) for _, tasks in plans)

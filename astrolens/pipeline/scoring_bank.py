@@ -96,6 +96,19 @@ class ScoringBank:
             await self.ensure_fitted(group, force=True)
         return results
 
+    async def recover_unscored(self) -> int:
+        """Re-buffer images a crash left embedded but unscored (their bootstrap never ran)."""
+        pending = {i for s in self._groups.values() for i in s.pending_ids}
+        rows = await run_in(self._ex.db, self._repo.unscored_embeddings, self.model_id)
+        recovered = 0
+        for image_id, group, vector in rows:
+            if image_id not in pending:
+                self.defer(group, image_id, vector)
+                recovered += 1
+        if recovered:
+            log.info("recovered %d stored but unscored images", recovered)
+        return recovered
+
     def defer(self, group: ImageGroup, image_id: int, vector: Matrix) -> None:
         state = self._state(group)
         state.pending_ids.append(image_id)

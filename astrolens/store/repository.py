@@ -254,6 +254,32 @@ class SqliteRepository:
         )
         return [convert.image_record(r) for r in rows]
 
+    @_bound
+    def unscored_embeddings(
+        self, model_id: str, limit: int = 100_000
+    ) -> list[tuple[int, ImageGroup, Matrix]]:
+        """Images embedded by ``model_id`` but never scored by it: a bootstrap buffer that a
+        crash interrupted. The pipeline scores them on its next cycle."""
+        rows = (
+            EmbeddingRow.select(EmbeddingRow.image, EmbeddingRow.vector, ImageRow.image_group)
+            .join(ImageRow, on=(EmbeddingRow.image == ImageRow.id))
+            .join(
+                ScoreRow,
+                JOIN.LEFT_OUTER,
+                on=(ScoreRow.image == ImageRow.id) & (ScoreRow.model_id == model_id),
+            )
+            .where((EmbeddingRow.model_id == model_id) & ScoreRow.id.is_null())
+            .order_by(EmbeddingRow.image)
+            .limit(limit)
+            .tuples()
+        )
+        found: list[tuple[int, ImageGroup, Matrix]] = []
+        for image_id, vector, group in cast(list[tuple[int, bytes, str]], list(rows)):
+            found.append(
+                (int(image_id), ImageGroup(group), np.frombuffer(vector, np.float32).copy())
+            )
+        return found
+
     # ------------------------------------------------------------ embeddings and scores
 
     @_bound

@@ -1,0 +1,167 @@
+"""`astrolens crossref`: ask the catalogs about a candidate, the pending queue, or a position."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from astrolens.app.context import AppOptions, AstroLensApp
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CrossMatch, MatchStatus, search_radius_arcsec
+from astrolens.domain.errors import ConfigurationError
+from astrolens.domain.scoring import Verdict
+from astrolens.domain.sky import SkyPosition
+
+EXIT_SERVICE_ERROR = 4
+
+
+def add_parser(sub: Any, add_common: Any) -> None:
+    p = sub.add_parser(
+        "crossref",
+        help="cross-match candidates (or a position) with SIMBAD, NED, VizieR and OpenNGC",
+    )
+    add_common(p)
+    p.add_argument("id", nargs="?", type=int, help="a candidate id")
+    p.add_argument("--all-pending", action="store_true", help="every candidate still waiting")
+    p.add_argument("--ra", type=float, metavar="DEG")
+    p.add_argument("--dec", type=float, metavar="DEG")
+    p.add_argument("--radius", type=float, default=10.0, metavar="ARCSEC")
+    p.add_argument("--offline", action="store_true", help="only the bundled OpenNGC catalog")
+    p.add_argument("--summary", action="store_true", help="counts by outcome and service")
+    p.add_argument("--json", action="store_true")
+
+
+def _exit_code(results: list[CrossMatch]) -> int:
+    return EXIT_SERVICE_ERROR if any(r.status is MatchStatus.ERROR for r in results) else 0
+
+
+def _print(args: argparse.Namespace, position: SkyPosition, results: list[CrossMatch]) -> None:
+    from astrolens.catalogs.report import render_text
+    from astrolens.domain.crossmatch import catalog_verdict
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ra_deg": position.ra_deg,
+                    "dec_deg": position.dec_deg,
+                    "verdict": catalog_verdict(results).value,
+                    "results": [
+                        {
+                            "service": r.service,
+                            "catalog": r.catalog,
+                            "status": r.status.value,
+                            "reason": r.reason,
+                            "radius_arcsec": r.radius_arcsec,
+                            "objects": [
+                                {
+                                    "name": o.name,
+                                    "type": o.object_type,
+                                    "sep_arcsec": o.separation_arcsec,
+                                    "redshift": o.redshift,
+                                }
+                                for o in r.objects
+                            ],
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(render_text(position, results))
+
+
+def crossref(args: argparse.Namespace) -> int:
+    if args.ra is not None or args.dec is not None:
+        if args.ra is None or args.dec is None:
+            raise ConfigurationError("--ra and --dec go together")
+        return _lookup(args)
+    app = AstroLensApp(options=AppOptions(crossmatch=True, offline_catalogs=args.offline))
+    try:
+        if args.summary:
+            return _summary(app, args)
+        if args.all_pending:
+            return _pending(app, args)
+        if args.id is None:
+            raise ConfigurationError("give a candidate id, --all-pending, --summary or --ra/--dec")
+        candidate = app.db(lambda r: r.get_candidate(args.id))
+        if candidate is None:
+            raise ConfigurationError(f"no candidate with id {args.id}")
+        results = asyncio.run(_check(app, candidate))
+        assert candidate.image.provenance.sky is not None
+        _print(args, candidate.image.provenance.sky, results)
+        return _exit_code(results)
+    finally:
+        app.close()
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    from astrolens.catalogs.report import lookup
+
+    try:
+        position = SkyPosition(args.ra, args.dec)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    results = lookup(position, args.radius, offline=args.offline)
+    _print(args, position, results)
+    return _exit_code(results)
+
+
+async def _check(app: AstroLensApp, candidate: Candidate) -> list[CrossMatch]:
+    sky = candidate.image.provenance.sky
+    if sky is None:
+        raise ConfigurationError(
+            f"candidate {candidate.id} has no sky position (no WCS): nothing to cross-match"
+        )
+    matcher = app.crossmatcher
+    assert matcher is not None
+    radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
+    results = await matcher.crossmatch(sky, radius)
+    for result in results:
+        app.db(lambda r, res=result: r.save_crossmatch(candidate.id, res))
+    return results
+
+
+def _pending(app: AstroLensApp, args: argparse.Namespace) -> int:
+    pending = app.db(
+        lambda r: r.pending_crossmatches(10_000, verdicts=(Verdict.ANOMALY, Verdict.NEAR_MISS))
+    )
+    if not pending:
+        print("No candidate is waiting for the catalogs.")
+        return 0
+    errors = 0
+    for candidate in pending:
+        results = asyncio.run(_check(app, candidate))
+        errors += any(r.status is MatchStatus.ERROR for r in results)
+        if not args.json:
+            assert candidate.image.provenance.sky is not None
+            print(f"#{candidate.id} ", end="")
+            _print(args, candidate.image.provenance.sky, results)
+    print(f"checked {len(pending)} candidates; {errors} with a catalog error (retried later)")
+    return EXIT_SERVICE_ERROR if errors else 0
+
+
+def _summary(app: AstroLensApp, args: argparse.Namespace) -> int:
+    from astrolens.catalogs.report import summarise
+
+    candidates = app.db(
+        lambda r: r.candidates(verdicts=(Verdict.ANOMALY, Verdict.NEAR_MISS), limit=1_000_000)
+    )
+    summary = summarise(c.crossmatches for c in candidates if c.crossmatches)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"candidates cross-matched: {summary['candidates']}")
+    for key in ("verdicts", "by_status"):
+        counts = summary[key]
+        assert isinstance(counts, dict)
+        print(f"{key.replace('_', ' ')}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    by_service = summary["by_service"]
+    assert isinstance(by_service, dict)
+    for service, counts in by_service.items():
+        print(f"  {service}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return 0
