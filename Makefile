@@ -15,9 +15,15 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 setup: $(STAMP)
 
-# The app's main job: the discovery agent on the embedded offline sample sky.
+# The app's main job: the discovery agent on the embedded offline sample sky. With a display it
+# is the tray agent; without one, the same loop runs headless in the terminal.
 run: $(STAMP)
-	$(BIN)/astrolens $(ARGS)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
+		$(BIN)/astrolens $(ARGS); \
+	else \
+		echo "No display found: running the discovery loop headless (Ctrl-C stops it)."; \
+		$(BIN)/astrolens run --headless $(ARGS); \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
