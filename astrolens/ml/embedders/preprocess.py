@@ -77,3 +77,75 @@ def dihedral_views(batch: torch.Tensor) -> list[torch.Tensor]:
     torch = torch_module()
     flipped = torch.flip(batch, dims=(-1,))
     return [torch.rot90(base, k, dims=(-2, -1)) for base in (batch, flipped) for k in range(4)]
+
+
+# ---------------------------------------------------------------------------- numpy path
+# The same preprocessing without torch, for ONNX Runtime inference (the desktop bundle ships
+# no torch). The resize reproduces torch's `interpolate(mode="bilinear", antialias=True,
+# align_corners=False)` (itself Pillow's triangle-filter resampling), so both runtimes see the
+# same pixels: tests/ml/test_onnx_embedder.py holds the two to 1e-5.
+
+
+def _aa_bilinear_weights(in_size: int, out_size: int) -> np.ndarray:
+    """(out_size, in_size) resampling matrix of torch's antialiased bilinear kernel."""
+    scale = in_size / out_size
+    support = scale if scale >= 1.0 else 1.0  # the triangle widens only when downsampling
+    inv_scale = 1.0 / scale if scale >= 1.0 else 1.0
+    weights = np.zeros((out_size, in_size), np.float64)
+    for i in range(out_size):
+        center = scale * (i + 0.5)
+        # int() truncates toward zero, as the C++ int64_t cast does.
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size)
+        taps = np.arange(xmin, xmax)
+        w = np.maximum(0.0, 1.0 - np.abs((taps - center + 0.5) * inv_scale))
+        total = w.sum()
+        weights[i, xmin:xmax] = w / total if total > 0 else w
+    return weights
+
+
+_weights_cache: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _resize_weights(in_size: int, out_size: int) -> np.ndarray:
+    key = (in_size, out_size)
+    if key not in _weights_cache:  # survey stamps share a handful of sizes: build each once
+        _weights_cache[key] = _aa_bilinear_weights(in_size, out_size).astype(np.float32)
+    return _weights_cache[key]
+
+
+def to_array_batch(
+    images: Sequence[FloatImage],
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> np.ndarray:
+    """`to_batch` in numpy: an (N, 3, size, size) float32 array, resized and normalised."""
+    rgb = [as_rgb(image) for image in images]
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for position, array in enumerate(rgb):
+        by_shape.setdefault(array.shape, []).append(position)
+    batch = np.empty((len(rgb), 3, size, size), dtype=np.float32)
+    for shape, positions in by_shape.items():
+        pixels = np.stack([rgb[p] for p in positions]).transpose(0, 3, 1, 2)  # N,3,H,W
+        if shape[:2] != (size, size):
+            rows = _resize_weights(shape[0], size)  # (size, H)
+            cols = _resize_weights(shape[1], size)  # (size, W)
+            # Separable resampling as two batched matrix products: rows, then columns.
+            pixels = rows @ pixels @ cols.T
+        batch[positions] = pixels
+    np.clip(batch, 0.0, 1.0, out=batch)  # bilinear antialiasing can overshoot a little
+    mean_a = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+    std_a = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+    normalised: np.ndarray = (batch - mean_a) / std_a
+    return normalised
+
+
+def dihedral_array_views(batch: np.ndarray) -> list[np.ndarray]:
+    """`dihedral_views` in numpy, in the same order (so TTA averages agree across runtimes)."""
+    flipped = batch[..., ::-1]
+    return [
+        np.ascontiguousarray(np.rot90(base, k, axes=(-2, -1)))
+        for base in (batch, flipped)
+        for k in range(4)
+    ]
