@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup run test lint typecheck imports unit bench bundle clean
+.PHONY: setup run test lint typecheck imports unit bench bundle bundle-test clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ test: lint typecheck imports unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/detection.py $(ARGS)
+
+# The desktop bundle (no Python needed to run it): dist/astrolens/ (one folder), on macOS also
+# dist/AstroLens.app, on Linux also a tarball (and an AppImage if appimagetool is installed).
+bundle: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller astrolens.spec
+	if [ "$$(uname -s)" = Linux ]; then sh packaging/linux/make_tarball.sh; fi
+
+# Build the bundle and run it: --version, a headless scan, the tray under Xvfb, the size budget.
+bundle-test: $(STAMP)
+	ASTROLENS_BUNDLE_TEST=1 $(BIN)/python -m pytest -m bundle tests/packaging $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -275,6 +275,10 @@ class AgentRuntime:
                 await asyncio.wait_for(task, 5.0)
         if self._pipeline is not None:
             await self._pipeline.stop()
+        # The app owns the db/io/ml executor threads: without this, quitting during the first
+        # cycle left them running and the process exited 1 (found by the bundle smoke test).
+        # close() blocks (joins threads, closes SQLite on its thread), so not on the loop.
+        await asyncio.get_running_loop().run_in_executor(None, self.app.close)
 
 
 def create_agent_controller(app: AstroLensApp, *, start: bool = True) -> AgentRuntime:

@@ -11,6 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from astrolens.domain.resources import is_frozen
+
 ENTRY_NAME = "astrolens.desktop"
 LAUNCH_AGENT = "org.astrolens.agent"
 RUN_VALUE = "AstroLens"
@@ -29,7 +31,10 @@ X-GNOME-Autostart-Delay=10
 
 
 def launch_command() -> list[str]:
-    """The installed `astrolens` script when there is one, else this interpreter."""
+    """The bundle's own executable when frozen (the AppImage file if run from one), else the
+    installed `astrolens` script when there is one, else this interpreter."""
+    if is_frozen():
+        return [os.environ.get("APPIMAGE") or sys.executable]
     script = shutil.which("astrolens")
     if script:
         return [script]

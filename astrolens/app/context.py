@@ -23,6 +23,7 @@ from astrolens.domain.ports import (
     ImageSource,
     Notifier,
 )
+from astrolens.domain.resources import bundled_models_dir
 from astrolens.domain.settings import Settings
 from astrolens.pipeline.cursors import RepositoryCursorStore
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
@@ -89,7 +90,12 @@ class AstroLensApp:
     def embedder(self) -> Embedder:
         from astrolens.ml.embedders.registry import create_embedder
 
-        return create_embedder(self.settings.model, models_dir=self.paths.models_dir)
+        # The bundle ships the ONNX graph of the default backbone among its resources.
+        return create_embedder(
+            self.settings.model,
+            models_dir=self.paths.models_dir,
+            search_dirs=[bundled_models_dir()],
+        )
 
     def scorer(self) -> AnomalyScorer:
         from astrolens.ml.scoring.ensemble import EnsembleScorer

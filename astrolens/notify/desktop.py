@@ -18,12 +18,13 @@ from typing import Any
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.resources import resource_path
 from astrolens.notify.throttle import NotificationThrottle, Outgoing
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "AstroLens"
-ICON = Path(__file__).resolve().parents[1] / "resources" / "icons" / "astrolens.svg"
+ICON = resource_path("icons", "astrolens.svg")  # works inside the desktop bundle too
 FLUSH_DELAY_S = 1.5  # candidates of one cycle arrive within this: they are judged together
 
 CATALOG_LINE = {

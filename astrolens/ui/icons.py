@@ -9,7 +9,10 @@ from pathlib import Path
 from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
-ICONS_DIR = Path(__file__).resolve().parents[1] / "resources" / "icons"
+from astrolens.domain.resources import icons_dir
+
+# Through the shared resolver, so the same code finds the icons inside the desktop bundle.
+ICONS_DIR = icons_dir()
 
 
 class TrayState(enum.StrEnum):

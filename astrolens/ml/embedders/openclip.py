@@ -30,7 +30,12 @@ HF_DEFAULT_WEIGHTS = "open_clip_pytorch_model.bin"
 
 def _open_clip() -> Any:
     torch_module()  # thread set-up before open_clip pulls torch in
-    import open_clip
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "open_clip is not available in this build: install open-clip-torch from source"
+        ) from exc
 
     return open_clip
 

