@@ -26,7 +26,7 @@ def _photo(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def lite0() -> EfficientNetLite0Embedder:
-    embedder = create_embedder("efficientnet-lite0", models_dir=Path("unused"))
+    embedder = create_embedder("efficientnet-lite0+torch", models_dir=Path("unused"))
     assert isinstance(embedder, EfficientNetLite0Embedder)
     return embedder
 

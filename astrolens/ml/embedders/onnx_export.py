@@ -182,3 +182,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def main() -> int:
+    """`python -m astrolens.ml.embedders.onnx_export [DIR]`: write the default backbone's ONNX
+    graph into DIR (default: the package's resources/models), reusing one that verifies.
+    `make setup` runs it, so source installs infer with ONNX Runtime from the first image."""
+    import sys
+
+    from astrolens.domain.resources import bundled_models_dir
+
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else bundled_models_dir()
+    target = folder / onnx_file_name(INPUT_SIZE)
+    try:
+        verify_onnx_model(target, INPUT_SIZE)
+        print(f"ONNX graph up to date: {target}")
+    except Exception:
+        export_efficientnet_lite0(target, INPUT_SIZE)
+        print(f"exported the ONNX graph: {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
