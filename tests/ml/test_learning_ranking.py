@@ -41,7 +41,7 @@ def test_false_positive_labels_sink_their_neighbours_only() -> None:
     after = LabelAwareRanker().rank(x, u, fp)
     drop = before.score - after.score
     rest_of_b = [i for i in range(30, 60) if i not in fp]
-    assert drop[rest_of_b].min() > 0.1 and np.abs(drop[:30]).max() < 1e-6
+    assert drop[rest_of_b].min() > 0.1 and np.abs(drop[:30]).max() < 1e-3
     assert after.trust[rest_of_b].min() > 0.2 > 0.01 > after.trust[:30].max()
     # trusting labels more (a smaller prior weight) sinks cluster b below cluster a
     eager = LabelAwareRanker(prior_weight=0.1).rank(x, u, fp)

@@ -82,7 +82,7 @@ class LabelAwareRanker:
         self,
         *,
         prior_weight: float = 1.0,
-        bandwidth_scale: float = 1.0,
+        bandwidth_scale: float = 3.0,
         linear_min_per_class: int = 3,
         linear_c: float = 0.1,
         seed: int = 0,
