@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_features import DEFAULT_BENCH, DEFAULT_CACHE, BenchRow, bench_features  # noqa: E402
+from bench_features import DEFAULT_BENCH, DEFAULT_CACHE, BenchRow, bench_features
 
-from astrolens.ml.learning.finetune import (  # noqa: E402
+from astrolens.ml.learning.finetune import (
     HeadHyperParameters,
     accuracy_metrics,
     majority_metrics,
