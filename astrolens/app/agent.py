@@ -19,11 +19,18 @@ import numpy as np
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.events import Event, ImageScored, PipelineState, SourceStatusChanged
+from astrolens.domain.events import (
+    CandidateFound,
+    Event,
+    ImageScored,
+    PipelineState,
+    SourceStatusChanged,
+)
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.records import CandidateFilter as StoreFilter
-from astrolens.domain.records import CandidateOrder, LabelState
+from astrolens.domain.records import CandidateOrder, LabelState, TrainingRun
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
@@ -54,7 +61,7 @@ def to_store_filter(query: CandidateFilter) -> StoreFilter:
 
 
 class AgentRuntime:
-    """`AgentController` for the tray app."""
+    """`AgentController` and `LearningController` for the tray app."""
 
     def __init__(self, app: AstroLensApp) -> None:
         self.app = app
@@ -67,6 +74,8 @@ class AgentRuntime:
         self._index: Any = None
         self._index_lock = asyncio.Lock()
         self._paused = False
+        self._learning: Any = None  # LearningService, built on first use (imports sklearn)
+        self._rerank_task: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -81,6 +90,9 @@ class AgentRuntime:
             self._recent_scores.append(event.score)
             self._recent_p_values.append(event.p_value)
             del self._recent_scores[:-2000], self._recent_p_values[:-2000]
+        elif isinstance(event, CandidateFound) and self._learning is not None:
+            # once the user has taught the ranking, new candidates are ranked as they come
+            self._schedule_rerank()
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -225,6 +237,48 @@ class AgentRuntime:
             image_id, value, author="user", created_at=datetime.now(UTC), note=note, origin=origin
         )
         await self._db(lambda r: r.add_label(label))
+        # The label changes the ranking at once: the next candidates shown reflect it.
+        try:
+            await self.rerank()
+        except Exception:
+            log.exception("re-ranking after a label failed; the label is saved")
+
+    # ------------------------------------------------------------------ learning
+
+    @property
+    def learning(self) -> Any:
+        if self._learning is None:
+            from astrolens.app.learning import LearningService
+
+            self._learning = LearningService(self.app, self._emit)
+        return self._learning
+
+    async def rerank(self) -> int:
+        return int(await self.learning.rerank())
+
+    def _schedule_rerank(self) -> None:
+        if self._rerank_task is None or self._rerank_task.done():
+            loop = asyncio.get_running_loop()
+            self._rerank_task = loop.create_task(self.rerank(), name="astrolens-rerank")
+
+    async def label_next(self, n: int = 10) -> list[Candidate]:
+        ids = await self.learning.label_next(n)
+        found = [await self.get_candidate(i) for i in ids]
+        return [c for c in found if c is not None]
+
+    def train(self, request: TrainingRequest) -> None:
+        self.learning.train(request)
+
+    def cancel_training(self) -> None:
+        if self._learning is not None:
+            self._learning.runner.cancel()
+
+    @property
+    def training_active(self) -> bool:
+        return self._learning is not None and bool(self._learning.runner.active)
+
+    async def training_runs(self) -> list[TrainingRun]:
+        return await self._db(lambda r: r.training_runs())  # type: ignore[no-any-return]
 
     async def retry_crossmatch(self, image_id: int) -> None:
         crossmatcher = self.app.crossmatcher
@@ -275,6 +329,10 @@ class AgentRuntime:
                 await asyncio.wait_for(task, 5.0)
         if self._pipeline is not None:
             await self._pipeline.stop()
+        if self._learning is not None:
+            self._learning.runner.cancel()
+            await self._learning.runner.wait()
+            self._learning.close()
         # The app owns the db/io/ml executor threads: without this, quitting during the first
         # cycle left them running and the process exited 1 (found by the bundle smoke test).
         # close() blocks (joins threads, closes SQLite on its thread), so not on the loop.

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from astrolens import __version__
@@ -104,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands_crossref.add_parser(sub, _add_common)
 
+    # -- the learning loop (train, runs): its own module
+    from astrolens.app.commands_learning import add_learning_parsers
+
+    add_learning_parsers(sub, _add_common)
+
     return parser
 
 
@@ -118,6 +124,12 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or (
         os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal")
     )
+
+
+def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
+    from astrolens.app import commands_learning
+
+    return {"train": commands_learning.train, "runs": commands_learning.runs}
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -149,6 +161,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "sources": commands.sources,
         "quarantine": commands.quarantine,
         "crossref": commands_crossref.crossref,
+        **_learning_handlers(),
     }[command]
     return handler(args)
 

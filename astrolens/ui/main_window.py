@@ -23,9 +23,10 @@ from astrolens.ui.gallery import GalleryPanel
 from astrolens.ui.icons import app_icon
 from astrolens.ui.settings_panel import SettingsPanel
 from astrolens.ui.tasks import spawn
+from astrolens.ui.training import TrainingPanel
 from astrolens.ui.verification import VerificationPanel
 
-PANELS = ("Discovery", "Gallery", "Verification", "Settings")
+PANELS = ("Discovery", "Gallery", "Verification", "Settings", "Training")
 
 
 def open_in_browser(url: str) -> None:
@@ -55,8 +56,16 @@ class MainWindow(QMainWindow):
         self.gallery = GalleryPanel(controller, bridge)
         self.verification = VerificationPanel(controller, bridge)
         self.settings = SettingsPanel(controller)
+        # The agent implements LearningController too (domain/learning.py).
+        self.training = TrainingPanel(controller, controller.subscribe)  # type: ignore[arg-type]
         self.stack = QStackedWidget()
-        for panel in (self.discovery, self.gallery, self.verification, self.settings):
+        for panel in (
+            self.discovery,
+            self.gallery,
+            self.verification,
+            self.settings,
+            self.training,
+        ):
             self.stack.addWidget(panel)
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
@@ -106,6 +115,8 @@ class MainWindow(QMainWindow):
         panel = PANELS[row]
         if panel == "Discovery":
             self.discovery.refresh()
+        elif panel == "Training":
+            self.training.refresh()
         elif panel == "Verification" and not self._verification_loaded:
             self._verification_loaded = True
             spawn(self.verification.load_queue(), name="verification-queue")

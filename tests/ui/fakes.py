@@ -45,7 +45,9 @@ from astrolens.domain.events import (
 )
 from astrolens.domain.images import ImageGroup, ImageRecord, Provenance
 from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.learning import TRAINING_STAGE, TrainingRequest
 from astrolens.domain.ports import Notifier
+from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.domain.scoring import Calibration, ScoreResult, Thresholds, Verdict
 from astrolens.domain.settings import Settings
 from astrolens.domain.sky import SkyPosition
@@ -495,6 +497,49 @@ class FakeController:
             await asyncio.wait(self._tasks, timeout=2)
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.shut_down = True
+
+    # -- LearningController (domain/learning.py): runs are recorded in memory
+
+    runs: list[TrainingRun] = []  # noqa: RUF012  (replaced per instance on first train)
+    training_active: bool = False
+
+    async def label_next(self, n: int = 10) -> list[Candidate]:
+        self.calls.append(("label_next", n))
+        unlabelled = [c for c in self.base if c.id not in self._labels]
+        return unlabelled[:n]
+
+    async def rerank(self) -> int:
+        self.calls.append(("rerank", None))
+        return len(self.base)
+
+    def train(self, request: TrainingRequest) -> None:
+        """A run that finishes at once: before/after from the labels given so far."""
+        self.calls.append(("train", request))
+        self.runs = [*self.runs]
+        n = len(self._labels)
+        before = 0.5 + 0.01 * len(self.runs)
+        self.runs.insert(
+            0,
+            TrainingRun(
+                id=len(self.runs) + 1,
+                model_id="fake+head:0000",
+                parameters={"epochs": request.epochs},
+                data_description="verification labels",
+                started_at=datetime.now(UTC),
+                status=TrainingStatus.FINISHED,
+                metrics_before={"balanced_accuracy": before, "n": float(n)},
+                metrics_after={"balanced_accuracy": before + 0.049, "n": float(n)},
+                promoted=True,
+            ),
+        )
+        for listener in list(self._listeners):
+            listener(Progress(1000, 1000, TRAINING_STAGE))
+
+    def cancel_training(self) -> None:
+        self.calls.append(("cancel_training", None))
+
+    async def training_runs(self) -> list[TrainingRun]:
+        return list(self.runs)
 
 
 def _images_in(path: Path) -> list[Path]:

@@ -1,0 +1,334 @@
+"""Wires the learning loop: store <-> ranker/acquisition, and fine-tuning runs.
+
+Everything blocking here runs where the pipeline's schedulers put it: store reads and writes
+on the `db` executor, ranking on `ml`, training on its own `train` thread. Functions that run
+on a worker thread reach the store through `app.db(...)` (which hops to the db thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from astrolens.app.context import AstroLensApp
+from astrolens.domain.candidates import Candidate
+from astrolens.domain.embedding import Embedding
+from astrolens.domain.learning import TrainingRequest
+from astrolens.domain.ports import EventSink
+from astrolens.domain.records import CandidateFilter, TrainingRun, TrainingStatus
+from astrolens.pipeline.executors import run_in
+from astrolens.pipeline.learning import (
+    ArchiveItem,
+    ArchiveReembedder,
+    CancelledFn,
+    ProgressFn,
+    RerankScheduler,
+    TrainingRunner,
+)
+
+log = logging.getLogger(__name__)
+
+POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever review
+LABEL_CLASSES = ("not_interesting", "interesting")
+
+
+@dataclass
+class RankPool:
+    """The candidate queue as the ranker sees it: rows that have a vector of `model_id`."""
+
+    model_id: str
+    ids: list[int] = field(default_factory=list)
+    vectors: Any = None  # (N, D) float32
+    unsupervised: Any = None  # (N,) higher = more anomalous
+    labels: dict[int, bool] = field(default_factory=dict)  # pool row -> interesting
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def unsupervised_order(candidates: list[Candidate]) -> Any:
+    """Rank of each candidate by its calibrated p-value (smallest first), ties broken by the
+    raw ensemble score. p-values are comparable across groups and calibrations, raw scores are
+    not; but many candidates share the smallest possible p-value, and the score still orders
+    those."""
+    significance = [-math.log10(max(c.result.p_value, 1e-300)) for c in candidates]
+    order = np.lexsort(([c.result.score for c in candidates], significance))
+    ranks = np.empty(len(candidates), dtype=np.float64)
+    ranks[order] = np.arange(len(candidates), dtype=np.float64)
+    return ranks
+
+
+def load_pool(repository: Any, model_id: str) -> RankPool:
+    """Blocking (db thread)."""
+    candidates: list[Candidate] = repository.query_candidates(CandidateFilter(), POOL_LIMIT, 0)
+    ids_with_vectors, matrix = repository.embeddings(model_id)
+    row_of = {image_id: row for row, image_id in enumerate(ids_with_vectors)}
+    pool = RankPool(model_id)
+    rows, kept = [], []
+    for candidate in candidates:
+        if candidate.id not in row_of:
+            continue  # scored by another model: re-embedding will bring it back
+        if candidate.label is not None and candidate.label.value.value != "unsure":
+            pool.labels[len(pool.ids)] = candidate.label.value.value == "true_positive"
+        pool.ids.append(candidate.id)
+        rows.append(row_of[candidate.id])
+        kept.append(candidate)
+    pool.vectors = matrix[rows] if rows else np.zeros((0, 1), np.float32)
+    pool.unsupervised = unsupervised_order(kept)
+    return pool
+
+
+def rank_pool(pool: RankPool) -> list[tuple[int, float]]:
+    """Blocking (ml thread): (image id, rank score) for every pool row."""
+    if not len(pool):
+        return []
+    from astrolens.ml.learning.reranker import LabelAwareRanker
+
+    ranking = LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels)
+    return [(i, float(s)) for i, s in zip(pool.ids, ranking.score.tolist(), strict=True)]
+
+
+def pick_next(pool: RankPool, n: int) -> list[int]:
+    """Blocking (ml thread): image ids to ask about next."""
+    if not len(pool):
+        return []
+    from astrolens.ml.learning.acquisition import label_next
+    from astrolens.ml.learning.reranker import LabelAwareRanker
+
+    ranking = LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels)
+    return [pool.ids[row] for row in label_next(ranking, pool.labels.keys(), n)]
+
+
+def save_ranks(repository: Any, scores: list[tuple[int, float]]) -> None:
+    for image_id, score in scores:
+        repository.set_rank_score(image_id, score)
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def heads_dir(app: AstroLensApp) -> Path:
+    return Path(app.paths.models_dir) / "heads"
+
+
+def current_head_path(app: AstroLensApp, task: str) -> Path:
+    return heads_dir(app) / f"{task}.npz"
+
+
+def _embed_dataset(
+    app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
+) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
+    from astrolens.ml.learning.datasets import open_labelled_dataset
+    from astrolens.ml.learning.finetune import TrainingCancelled
+
+    assert request.dataset is not None
+    data = open_labelled_dataset(request.dataset)
+    indices = np.arange(len(data))
+    if request.max_images is not None and request.max_images < len(data):
+        indices = np.random.default_rng(0).choice(len(data), request.max_images, replace=False)
+    chunks, labels = [], []
+    for images, batch_labels in data.batches(indices.tolist(), batch_size=32):
+        if cancelled():
+            raise TrainingCancelled
+        # one short batch at a time on the ml thread: discovery's batches interleave
+        chunks.append(app.executors.ml.submit(app.embedder.embed, images).result())
+        labels.append(batch_labels)
+        progress(0.5 * sum(len(c) for c in chunks) / len(indices), "embedding the dataset")
+    features = np.concatenate(chunks)
+    return f"dataset:{data.name}", data.classes, features, np.concatenate(labels), []
+
+
+def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
+    model_id = app.embedder.model_id
+
+    def read(repo: Any) -> tuple[list[Any], list[int], list[str]]:
+        vectors, ys, strata = [], [], []
+        latest = {label.image_id: label for label in repo.labels()}  # ascending: latest wins
+        for image_id, label in sorted(latest.items()):
+            if label.value.value == "unsure":
+                continue
+            vector = repo.embedding_vector(image_id, model_id)
+            record = repo.get_image(image_id)
+            if vector is None or record is None:
+                continue
+            vectors.append(vector)
+            ys.append(1 if label.value.value == "true_positive" else 0)
+            strata.append(record.provenance.source_id)
+        return vectors, ys, strata
+
+    vectors, ys, strata = app.db(read)
+    if len(set(ys)) < 2:
+        raise ValueError("need true- and false-positive labels to train on the labels")
+    return "labels", LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
+
+
+def run_finetune(
+    app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
+) -> TrainingRun:
+    """Blocking (train thread): one recorded run; the head is kept only if it is better."""
+    from astrolens.ml.learning.finetune import (
+        ClassifierHead,
+        HeadHyperParameters,
+        TrainingCancelled,
+        accuracy_metrics,
+        majority_metrics,
+        should_promote,
+        stratified_split,
+        train_head,
+    )
+
+    hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
+    backbone = app.embedder.model_id
+    description = str(request.dataset) if request.dataset else "verification labels"
+    parameters = {**hp.as_dict(), "holdout": request.holdout, "backbone": backbone}
+    run = app.db(lambda r: r.add_training_run(backbone, parameters, description))
+    before: dict[str, float] = {}
+    try:
+        if request.dataset is not None:
+            task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
+        elif request.use_labels:
+            task, classes, x, y, strata = _label_data(app)
+        else:
+            raise ValueError("nothing to train on: give a dataset or use the labels")
+        train, held = stratified_split(y, strata or None, request.holdout, seed=hp.seed)
+        if len(held) == 0 or len(set(y[train].tolist())) < 2:
+            raise ValueError("too few labelled rows for a held-out evaluation")
+        before = majority_metrics(y[train], y[held], len(classes))
+        before["baseline_is_majority"] = 1.0
+        current = current_head_path(app, task)
+        if current.exists():
+            old = ClassifierHead.load(current)
+            if old.classes == classes and old.backbone_model_id == backbone:
+                before = accuracy_metrics(y[held], old.predict(x[held]), len(classes))
+        start = 0.5 if request.dataset is not None else 0.0
+
+        def head_progress(fraction: float, message: str) -> None:
+            progress(start + (1 - start) * fraction, message)
+
+        head = train_head(
+            x[train], y[train], classes, backbone, hp, progress=head_progress, cancelled=cancelled
+        )
+        after = accuracy_metrics(y[held], head.predict(x[held]), len(classes))
+        promoted = should_promote(before, after)
+        if promoted:
+            head.meta.update({"task": task, "run_id": run.id})
+            head.save(current)
+        after["train_n"] = float(len(train))
+        finished: TrainingRun = app.db(
+            lambda r: r.finish_training_run(
+                run.id,
+                status=TrainingStatus.FINISHED,
+                metrics_before=before,
+                metrics_after=after,
+                promoted=promoted,
+            )
+        )
+        log.info("training run %s: %s -> %s, promoted=%s", run.id, before, after, promoted)
+        return finished
+    except (TrainingCancelled, Exception) as exc:
+        reason = "cancelled" if isinstance(exc, TrainingCancelled) else str(exc)[:200]
+        app.db(
+            lambda r: r.finish_training_run(
+                run.id,
+                status=TrainingStatus.FAILED,
+                metrics_before=before,
+                metrics_after={},
+                promoted=False,
+            )
+        )
+        log.warning("training run %s ended: %s", run.id, reason)
+        raise
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class LearningService:
+    """What AgentRuntime and the CLI call: re-rank, label next, train, re-embed."""
+
+    def __init__(self, app: AstroLensApp, events: EventSink | None = None) -> None:
+        self.app = app
+        self.train_executor = ThreadPoolExecutor(1, thread_name_prefix="astrolens-train")
+        model_id = lambda: app.embedder.model_id  # noqa: E731  (the model may change)
+        self.reranker: RerankScheduler[RankPool] = RerankScheduler(
+            load=lambda: load_pool(app.repository, model_id()),
+            rank=rank_pool,
+            save=lambda scores: save_ranks(app.repository, list(scores)),
+            db=app.executors.db,
+            ml=app.executors.ml,
+        )
+        self.runner = TrainingRunner(self.train_executor, events)
+        self._events = events
+
+    async def rerank(self) -> int:
+        return await self.reranker.refresh()
+
+    async def label_next(self, n: int) -> list[int]:
+        model_id = self.app.embedder.model_id
+        pool = await run_in(self.app.executors.db, load_pool, self.app.repository, model_id)
+        return await run_in(self.app.executors.ml, pick_next, pool, n)
+
+    def train(self, request: TrainingRequest) -> Any:
+        name = request.dataset.name if request.dataset else "labels"
+        return self.runner.start(
+            name, lambda progress, cancelled: run_finetune(self.app, request, progress, cancelled)
+        )
+
+    def reembedder(self) -> ArchiveReembedder:
+        """Embeds stored images that lack a vector of the current model (after a switch)."""
+        app = self.app
+        embedder = app.embedder
+
+        def missing(limit: int) -> list[ArchiveItem]:
+            records = app.repository.images_missing_embedding(embedder.model_id, limit)
+            return [ArchiveItem(r.id, r.image_path) for r in records]
+
+        def embed(items: Any) -> list[tuple[int, Embedding]]:
+            from astrolens.app.batch_score import _decode_whole
+
+            kept, pixels = [], []
+            for item in items:
+                if not item.image_path or not Path(item.image_path).exists():
+                    continue
+                try:
+                    pixels.append(_decode_whole(app.decoder, Path(item.image_path)).pixels)
+                    kept.append(item.image_id)
+                except Exception as exc:  # an unreadable file is skipped, not fatal
+                    log.warning("cannot re-embed image %s: %s", item.image_id, exc)
+            if not kept:
+                return []
+            vectors = embedder.embed(pixels)
+            return [
+                (i, Embedding(embedder.model_id, v)) for i, v in zip(kept, vectors, strict=True)
+            ]
+
+        def save(pairs: Any) -> None:
+            for image_id, embedding in pairs:
+                app.repository.add_embedding(image_id, embedding)
+
+        return ArchiveReembedder(
+            model_id=embedder.model_id,
+            dim=embedder.dim,
+            missing=missing,
+            embed=embed,
+            save=save,
+            db=app.executors.db,
+            ml=app.executors.ml,
+            events=self._events,
+        )
+
+    async def training_runs(self) -> list[TrainingRun]:
+        runs: list[TrainingRun] = await run_in(
+            self.app.executors.db, lambda: self.app.repository.training_runs()
+        )
+        return runs
+
+    def close(self) -> None:
+        self.runner.cancel()
+        self.train_executor.shutdown(wait=True, cancel_futures=True)

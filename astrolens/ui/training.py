@@ -1,0 +1,137 @@
+"""Training history: one row per fine-tuning run, with its measured change, and the controls
+to start or cancel a run. Sees only the domain's LearningController and TrainingRun."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from astrolens.domain.events import Event, Progress
+from astrolens.domain.learning import TRAINING_STAGE, LearningController, TrainingRequest
+from astrolens.domain.records import TrainingRun, TrainingStatus
+from astrolens.ui.tasks import spawn
+
+COLUMNS = ("Run", "Started", "Data", "Status", "Before", "After", "Change", "Kept")
+METRIC = "balanced_accuracy"
+
+
+def change_text(run: TrainingRun) -> str:
+    """'+4.9 pt': the measured change on held-out labels, or '' when there is none."""
+    before, after = run.metrics_before.get(METRIC), run.metrics_after.get(METRIC)
+    if before is None or after is None:
+        return ""
+    return f"{100 * (after - before):+.1f} pt"
+
+
+def summary_text(runs: list[TrainingRun]) -> str:
+    kept = [r for r in runs if r.promoted]
+    if not runs:
+        return "No training runs yet. Label candidates, then train on your labels."
+    if not kept:
+        return f"{len(runs)} run(s); none beat the current model on held-out labels."
+    latest = max(kept, key=lambda r: r.id)
+    n = int(latest.metrics_after.get("n", 0))
+    return (
+        f"Current model: run {latest.id}, balanced accuracy "
+        f"{latest.metrics_after.get(METRIC, 0):.3f} ({change_text(latest)} on {n} held-out labels)"
+    )
+
+
+class TrainingPanel(QWidget):
+    runs_loaded = pyqtSignal(int)
+
+    def __init__(
+        self,
+        controller: LearningController,
+        subscribe: Callable[[Callable[[Event], None]], Callable[[], None]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.controller = controller
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.train_button = QPushButton("Train on my labels")
+        self.cancel_button = QPushButton("Cancel run")
+        self.refresh_button = QPushButton("Refresh")
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.refresh_button.clicked.connect(self.refresh)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.cancel_button, self.refresh_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.table, 1)
+        self._unsubscribe = subscribe(self._on_event) if subscribe is not None else None
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        active = self.controller.training_active
+        self.train_button.setEnabled(not active)
+        self.cancel_button.setEnabled(active)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Progress) and event.stage == TRAINING_STAGE:
+            self.progress.show()
+            self.progress.setValue(event.done)
+            if event.done >= event.total:
+                self.refresh()
+
+    def start_training(self) -> None:
+        self.controller.train(TrainingRequest())
+        self.progress.setValue(0)
+        self.progress.show()
+        self._sync_buttons()
+
+    def cancel_training(self) -> None:
+        self.controller.cancel_training()
+        self.refresh()
+
+    def refresh(self) -> None:
+        spawn(self.load(), name="training-runs")
+
+    async def load(self) -> None:
+        runs = await self.controller.training_runs()
+        self.show_runs(runs)
+
+    def show_runs(self, runs: list[TrainingRun]) -> None:
+        self.table.setRowCount(len(runs))
+        for row, run in enumerate(runs):
+            before, after = run.metrics_before.get(METRIC), run.metrics_after.get(METRIC)
+            cells = (
+                str(run.id),
+                run.started_at.strftime("%Y-%m-%d %H:%M"),
+                run.data_description,
+                run.status.value,
+                "" if before is None else f"{before:.3f}",
+                "" if after is None else f"{after:.3f}",
+                change_text(run),
+                "yes" if run.promoted else "no",
+            )
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.summary.setText(summary_text(runs))
+        if not any(r.status is TrainingStatus.RUNNING for r in runs):
+            self.progress.hide()
+        self._sync_buttons()
+        self.runs_loaded.emit(len(runs))

@@ -1,0 +1,76 @@
+"""Re-rank scheduling and archive re-embedding, with plain callables (no torch, no store)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from astrolens.domain.embedding import Embedding, ModelMismatchError
+from astrolens.pipeline.learning import ArchiveItem, ArchiveReembedder, RerankScheduler
+
+
+async def test_a_burst_of_labels_costs_few_reranks_and_each_sees_its_label() -> None:
+    pool = ThreadPoolExecutor(1)
+    labels: list[int] = []
+    seen: list[int] = []
+
+    def load() -> int:
+        return len(labels)
+
+    def rank(n: int) -> list[tuple[int, float]]:
+        seen.append(n)
+        return [(i, float(i)) for i in range(n)]
+
+    scheduler: RerankScheduler[int] = RerankScheduler(
+        load=load, rank=rank, save=lambda _s: None, db=pool, ml=pool
+    )
+
+    async def label_then_refresh(i: int) -> None:
+        labels.append(i)
+        await scheduler.refresh()
+        assert max(seen) >= i + 1  # a run that started after this label has finished
+
+    await asyncio.gather(*(label_then_refresh(i) for i in range(10)))
+    assert scheduler.runs < 10 and max(seen) == 10
+    pool.shutdown()
+
+
+async def test_reembedder_fills_missing_vectors_and_refuses_another_model() -> None:
+    pool = ThreadPoolExecutor(1)
+    stored: dict[int, Embedding] = {}
+    archive = [ArchiveItem(i, f"/img/{i}.png") for i in range(7)]
+
+    def missing(limit: int) -> list[ArchiveItem]:
+        return [a for a in archive if a.image_id not in stored][:limit]
+
+    def embed(items: list[ArchiveItem]) -> list[tuple[int, Embedding]]:
+        # image 3's file is gone: it is skipped, not retried forever
+        return [
+            (a.image_id, Embedding("new", np.ones(4, np.float32))) for a in items if a.image_id != 3
+        ]
+
+    def save(pairs: list[tuple[int, Embedding]]) -> None:
+        stored.update(pairs)
+
+    job = ArchiveReembedder(
+        model_id="new",
+        dim=4,
+        missing=missing,
+        embed=embed,
+        save=save,
+        db=pool,
+        ml=pool,
+        batch_size=2,
+    )
+    assert await job.run() == 6 and sorted(stored) == [0, 1, 2, 4, 5, 6]
+
+    stored.clear()
+    wrong = ArchiveReembedder(
+        model_id="other", dim=4, missing=missing, embed=embed, save=save, db=pool, ml=pool
+    )
+    with pytest.raises(ModelMismatchError):
+        await wrong.run()
+    pool.shutdown()

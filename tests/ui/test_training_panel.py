@@ -1,0 +1,32 @@
+"""The training-history view: one row per run with its measured change; Train starts a run."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.main_window import MainWindow
+from tests.ui.fakes import FakeController
+
+
+def test_training_panel_lists_runs_and_trains(qtbot: QtBot, controller: FakeController) -> None:
+    win = MainWindow(controller, AgentBridge(controller), url_opener=lambda _url: None)
+    qtbot.addWidget(win)
+    win.show()
+    panel = win.training
+    with qtbot.waitSignal(panel.runs_loaded, timeout=5000):
+        win.show_panel("Training")
+    assert panel.table.rowCount() == 0
+    assert "No training runs yet" in panel.summary.text()
+
+    with qtbot.waitSignal(panel.runs_loaded, timeout=5000):
+        panel.train_button.click()  # the fake finishes at once and sends Progress 1000/1000
+    assert ("train", controller.calls[-1][1]) in controller.calls
+    assert panel.table.rowCount() == 1
+    row = [panel.table.item(0, c).text() for c in range(panel.table.columnCount())]
+    assert row[0] == "1" and row[3] == "finished" and row[6] == "+4.9 pt" and row[7] == "yes"
+    assert "+4.9 pt" in panel.summary.text()
+
+    with qtbot.waitSignal(panel.runs_loaded, timeout=5000):
+        panel.train_button.click()
+    assert panel.table.rowCount() == 2 and panel.table.item(0, 0).text() == "2"
