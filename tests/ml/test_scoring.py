@@ -184,3 +184,25 @@ def test_fit_versions_increase() -> None:
     second = scorer.fit(_normals(rng, 50), group="survey", model_id="m")
     assert second.version == first.version + 1
     assert not scorer.score(_normals(rng, 0).reshape(0, DIM))
+
+
+def test_column_views_see_only_their_block_and_survive_a_state_round_trip() -> None:
+    from astrolens.ml.detectors import ColumnView
+
+    rng = np.random.default_rng(6)
+    extra = 4  # e.g. photometric features appended to the embedding, in their own units
+    ref = np.hstack([_normals(rng, 150), rng.normal(100, 10, size=(150, extra))]).astype(np.float32)
+    odd_extra = np.hstack([_normals(rng, 1), [[100, 100, 100, 300]]]).astype(np.float32)
+    factories = [
+        lambda: ColumnView(KNNDetector(k=5), 0, DIM),
+        lambda: ColumnView(MahalanobisDetector(name="photo"), DIM, None, standardise=True),
+    ]
+    scorer = EnsembleScorer(factories)
+    scorer.fit(ref, group="survey", model_id="m")
+    result = scorer.score(odd_extra)[0]
+    # Only the photometric block is odd: the kNN view sees a normal embedding.
+    knn_p = conformal_p_values(scorer._normalisers[0].calibration, [result.detector_scores["knn5"]])
+    assert knn_p[0] > 0.01
+    assert result.detector_scores["photo"] > scorer._normalisers[1].calibration.max()
+    restored = EnsembleScorer.from_state(*scorer.to_state())
+    assert restored.score(odd_extra)[0].p_value == result.p_value

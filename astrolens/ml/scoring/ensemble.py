@@ -39,6 +39,7 @@ from astrolens.ml.detectors import (
     RelativeMahalanobisDetector,
 )
 from astrolens.ml.detectors._arrays import Matrix, NotFittedError, as_matrix, l2_normalise
+from astrolens.ml.detectors.views import ColumnView
 from astrolens.ml.scoring.conformal import (
     conformal_p_values,
     leave_one_out_p_values,
@@ -63,6 +64,13 @@ _DETECTOR_TYPES: dict[str, Any] = {
         EnergyDetector,
     )
 }
+
+
+def _restore_detector(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    if spec["type"] == ColumnView.__name__:
+        inner = _DETECTOR_TYPES[spec["meta"]["inner_type"]]
+        return ColumnView.from_state(arrays, spec["meta"], spec["name"], inner)
+    return _DETECTOR_TYPES[spec["type"]].from_state(arrays, spec["meta"], spec["name"])
 
 
 def default_detectors() -> list[DetectorFactory]:
@@ -315,8 +323,7 @@ class EnsembleScorer:
         for i, spec in enumerate(meta["detectors"]):
             prefix = f"det{i}."
             det_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            det_type = _DETECTOR_TYPES[spec["type"]]
-            scorer._detectors.append(det_type.from_state(det_arrays, spec["meta"], spec["name"]))
+            scorer._detectors.append(_restore_detector(spec, det_arrays))
             scorer._normalisers.append(_Normaliser(arrays[f"cal{i}"]))
         scorer._weights = np.asarray(arrays["weights"], dtype=np.float64)
         scorer._combined_cal = np.asarray(arrays["combined_cal"], dtype=np.float64)
