@@ -2,7 +2,7 @@
 combination -> one conformal p-value -> FDR-controlled verdicts.
 
 1. Fit: out-of-fold (K-fold) scores of every reference image by every detector (see
-   conformal.py for why), then the detectors are refitted on the whole reference.
+   conformal.py for why); the detectors of one fold go on scoring new images.
 2. Normalise: each detector's raw score becomes its conformal p-value against its own
    calibration scores, then z = -log p, so detectors with different units (cosine distances,
    squared Mahalanobis distances, energies) become comparable. A p-value stops at 1/(n+1);
@@ -107,7 +107,7 @@ class EnsembleScorer:
         *,
         alpha: float | None = None,
         aggressive: bool = False,
-        n_folds: int = 5,
+        n_folds: int = 10,
         window: int = 200,
         near_miss_factor: float = 4.0,
         min_reference: int = 20,
@@ -210,14 +210,13 @@ class EnsembleScorer:
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit_calibrated(self, ref: Matrix) -> None:
-        oof = out_of_fold_scores(self.factories, ref, self.n_folds, self.seed)
+        oof, self._detectors = out_of_fold_scores(self.factories, ref, self.n_folds, self.seed)
         self._normalisers = [_Normaliser(oof[:, d]) for d in range(oof.shape[1])]
         z_cal = np.column_stack(
             [norm(oof[:, d], leave_one_out=True) for d, norm in enumerate(self._normalisers)]
         )
         self._weights = agreement_weights(z_cal)
         self._combined_cal = np.sort(z_cal @ self._weights)
-        self._detectors = [make().fit(ref) for make in self.factories]
         self._reference = None
 
     def _fit_bootstrap(self, ref: Matrix) -> None:
