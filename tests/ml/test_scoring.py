@@ -224,3 +224,8 @@ def test_column_views_see_only_their_block_and_survive_a_state_round_trip() -> N
     assert result.detector_scores["photo"] > scorer._normalisers[1].calibration.max()
     restored = EnsembleScorer.from_state(*scorer.to_state())
     assert restored.score(odd_extra)[0].p_value == result.p_value
+
+
+def test_near_miss_level_is_capped_in_aggressive_mode() -> None:
+    assert SlidingWindowBH(0.05).near_miss_alpha == pytest.approx(0.2)
+    assert SlidingWindowBH(0.2).near_miss_alpha == pytest.approx(0.3)
