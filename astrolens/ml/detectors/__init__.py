@@ -11,8 +11,10 @@ from astrolens.ml.detectors.logits import (
     msp_score,
 )
 from astrolens.ml.detectors.mahalanobis import MahalanobisDetector, RelativeMahalanobisDetector
+from astrolens.ml.detectors.views import ColumnView
 
 __all__ = [
+    "ColumnView",
     "EnergyDetector",
     "KNNDetector",
     "MSPDetector",

@@ -2,7 +2,7 @@
 combination -> one conformal p-value -> FDR-controlled verdicts.
 
 1. Fit: out-of-fold (K-fold) scores of every reference image by every detector (see
-   conformal.py for why), then the detectors are refitted on the whole reference.
+   conformal.py for why); the detectors of one fold go on scoring new images.
 2. Normalise: each detector's raw score becomes its conformal p-value against its own
    calibration scores, then z = -log p, so detectors with different units (cosine distances,
    squared Mahalanobis distances, energies) become comparable. A p-value stops at 1/(n+1);
@@ -39,6 +39,7 @@ from astrolens.ml.detectors import (
     RelativeMahalanobisDetector,
 )
 from astrolens.ml.detectors._arrays import Matrix, NotFittedError, as_matrix, l2_normalise
+from astrolens.ml.detectors.views import ColumnView
 from astrolens.ml.scoring.conformal import (
     conformal_p_values,
     leave_one_out_p_values,
@@ -63,6 +64,13 @@ _DETECTOR_TYPES: dict[str, Any] = {
         EnergyDetector,
     )
 }
+
+
+def _restore_detector(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    if spec["type"] == ColumnView.__name__:
+        inner = _DETECTOR_TYPES[spec["meta"]["inner_type"]]
+        return ColumnView.from_state(arrays, spec["meta"], spec["name"], inner)
+    return _DETECTOR_TYPES[spec["type"]].from_state(arrays, spec["meta"], spec["name"])
 
 
 def default_detectors() -> list[DetectorFactory]:
@@ -99,7 +107,7 @@ class EnsembleScorer:
         *,
         alpha: float | None = None,
         aggressive: bool = False,
-        n_folds: int = 5,
+        n_folds: int = 10,
         window: int = 200,
         near_miss_factor: float = 4.0,
         min_reference: int = 20,
@@ -202,14 +210,13 @@ class EnsembleScorer:
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit_calibrated(self, ref: Matrix) -> None:
-        oof = out_of_fold_scores(self.factories, ref, self.n_folds, self.seed)
+        oof, self._detectors = out_of_fold_scores(self.factories, ref, self.n_folds, self.seed)
         self._normalisers = [_Normaliser(oof[:, d]) for d in range(oof.shape[1])]
         z_cal = np.column_stack(
             [norm(oof[:, d], leave_one_out=True) for d, norm in enumerate(self._normalisers)]
         )
         self._weights = agreement_weights(z_cal)
         self._combined_cal = np.sort(z_cal @ self._weights)
-        self._detectors = [make().fit(ref) for make in self.factories]
         self._reference = None
 
     def _fit_bootstrap(self, ref: Matrix) -> None:
@@ -315,8 +322,7 @@ class EnsembleScorer:
         for i, spec in enumerate(meta["detectors"]):
             prefix = f"det{i}."
             det_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            det_type = _DETECTOR_TYPES[spec["type"]]
-            scorer._detectors.append(det_type.from_state(det_arrays, spec["meta"], spec["name"]))
+            scorer._detectors.append(_restore_detector(spec, det_arrays))
             scorer._normalisers.append(_Normaliser(arrays[f"cal{i}"]))
         scorer._weights = np.asarray(arrays["weights"], dtype=np.float64)
         scorer._combined_cal = np.asarray(arrays["combined_cal"], dtype=np.float64)

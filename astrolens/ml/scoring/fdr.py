@@ -10,7 +10,8 @@ on an open-ended desktop stream with a reference of a few hundred images they wo
 discovering anything after a while. The window keeps the test budget fixed instead; the price
 is that the guarantee is per window, not over the infinite stream.
 
-Near-miss band: BH at `near_miss_factor * alpha` over the same window, and at least the
+Near-miss band: BH at `near_miss_factor * alpha` (capped at 0.3, so aggressive mode's 0.2 does
+not make the review queue BH at 0.8) over the same window, and at least the
 per-image level `near_miss_floor` (default alpha / 10: about 0.5 % of normal images), so the
 review queue still gets the most unusual images when BH cannot reject anything (a rare anomaly
 in a small window needs p <= alpha / m, which a small reference cannot reach).
@@ -25,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from astrolens.domain.scoring import Thresholds
+
+NEAR_MISS_ALPHA_CAP = 0.3
 
 
 def benjamini_hochberg_threshold(p_values: npt.ArrayLike, alpha: float) -> float:
@@ -54,7 +57,7 @@ class SlidingWindowBH:
             raise ValueError("alpha must be in (0, 1)")
         self.alpha = alpha
         self.window = window
-        self.near_miss_alpha = min(1.0, near_miss_factor * alpha)
+        self.near_miss_alpha = max(alpha, min(NEAR_MISS_ALPHA_CAP, near_miss_factor * alpha))
         self.near_miss_floor = alpha / 10 if near_miss_floor is None else near_miss_floor
         self._recent: deque[float] = deque(history, maxlen=window)
 
