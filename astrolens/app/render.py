@@ -138,12 +138,11 @@ def candidates_table(console: Console, rows: list[Candidate], title: str = "Cand
 
 def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> None:
     scored = [s for s in report.scored if s.result is not None]
-    flagged = sorted(
-        (s for s in scored if s.result.verdict.value != "normal"),
-        key=lambda s: s.result.score,
-        reverse=True,
-    )
-    table = Table(title=f"Anomalies and near-misses (top {top})", header_style="bold")
+    # The most unusual first, whatever their verdict: a first scan of a small or mixed folder
+    # may have too small a reference for any p-value to pass the FDR test, and the ranking is
+    # still what the user came for.
+    flagged = sorted(scored, key=lambda s: s.result.score, reverse=True)
+    table = Table(title=f"Most unusual images (top {top} by score)", header_style="bold")
     for col in ("rank", "id", "verdict", "score", "p-value", "file"):
         table.add_column(col, overflow="fold")
     for rank, item in enumerate(flagged[:top], 1):

@@ -93,8 +93,11 @@ class AnomalyScorer(Protocol):
 
     def score(self, features: Matrix) -> list[ScoreResult]: ...
 
-    def score_transductive(self, features: Matrix) -> list[ScoreResult]:
-        """Bootstrap scoring with no reference: each row against all the others."""
+    def score_cross_fitted(
+        self, features: Matrix, reference: Matrix, *, group: str, model_id: str
+    ) -> list[ScoreResult]:
+        """A first batch that is also its own reference: each image judged by a model fitted
+        on the reference plus the other images, one FDR decision over the batch."""
         ...
 
 
@@ -157,7 +160,9 @@ class Repository(Protocol):
 
     def unscored_embeddings(
         self, model_id: str, limit: int = ...
-    ) -> list[tuple[int, ImageGroup, Matrix]]: ...
+    ) -> list[tuple[int, ImageGroup, Matrix, str]]:
+        """(image id, group, vector, content hash) of images embedded but never scored."""
+        ...
 
     def reference_vectors(
         self, model_id: str, group: ImageGroup, limit: int

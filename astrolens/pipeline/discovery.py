@@ -73,7 +73,9 @@ class PipelineConfig:
     min_reference: int = 20
     reference_limit: int = 5000
     refit_every: int = 200
-    bootstrap_flush_at: int = 256
+    # A bootstrapping group's first images are scored together (cross-fitted) at the end of
+    # the cycle; only vectors are buffered (5 KB each), so a large first scan fits easily.
+    bootstrap_flush_at: int = 5000
     crossmatch: bool = True
     notify: bool = True
     stop_timeout_s: float = 10.0
@@ -474,7 +476,7 @@ class DiscoveryPipeline:
                 if record is None:
                     continue
                 if result is None:
-                    self.scoring.defer(group, record.id, stacked[i])
+                    self.scoring.defer(group, record.id, stacked[i], record.content_hash)
                 else:
                     await self._after_scored(record, result, match_q, report)
             if self.scoring.pending(group) >= self.config.bootstrap_flush_at:

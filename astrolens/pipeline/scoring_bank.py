@@ -7,6 +7,7 @@ images are buffered and scored transductively (each against the others) in one g
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class _GroupState:
     new_normals_since_fit: int = 0
     pending_ids: list[int] = field(default_factory=list)
     pending_vectors: list[Matrix] = field(default_factory=list)
+    pending_keys: list[str] = field(default_factory=list)
 
 
 class ScoringBank:
@@ -64,9 +66,15 @@ class ScoringBank:
         state = self._state(group)
         if state.scorer is not None and not force:
             return True
-        _ids, reference = await run_in(
+        ref_ids, reference = await run_in(
             self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
         )
+        # Buffered images are stored unscored, and the store counts unscored images as
+        # reference: they must not become the reference that judges them.
+        pending = set(state.pending_ids)
+        if pending:
+            keep = [i for i, rid in enumerate(ref_ids) if rid not in pending]
+            reference = reference[keep] if keep else reference[:0]
         if len(reference) < self.min_reference:
             return False
         scorer = self._factory()
@@ -91,6 +99,7 @@ class ScoringBank:
         state = self._state(group)
         assert state.scorer is not None
         results = await run_in(self._ex.ml, state.scorer.score, vectors)
+        results = self._stamp_version(results, state.calibration)
         state.new_normals_since_fit += sum(r.verdict is Verdict.NORMAL for r in results)
         if state.new_normals_since_fit >= self.refit_every:
             await self.ensure_fitted(group, force=True)
@@ -101,18 +110,21 @@ class ScoringBank:
         pending = {i for s in self._groups.values() for i in s.pending_ids}
         rows = await run_in(self._ex.db, self._repo.unscored_embeddings, self.model_id)
         recovered = 0
-        for image_id, group, vector in rows:
+        for image_id, group, vector, key in rows:
             if image_id not in pending:
-                self.defer(group, image_id, vector)
+                self.defer(group, image_id, vector, key)
                 recovered += 1
         if recovered:
             log.info("recovered %d stored but unscored images", recovered)
         return recovered
 
-    def defer(self, group: ImageGroup, image_id: int, vector: Matrix) -> None:
+    def defer(self, group: ImageGroup, image_id: int, vector: Matrix, key: str) -> None:
+        """Buffer an image of a bootstrapping group; `key` (its content hash) orders the
+        buffer so a batch is cross-fitted the same way whatever order it arrived in."""
         state = self._state(group)
         state.pending_ids.append(image_id)
         state.pending_vectors.append(vector)
+        state.pending_keys.append(key)
 
     def pending(self, group: ImageGroup) -> int:
         return len(self._state(group).pending_ids)
@@ -125,8 +137,12 @@ class ScoringBank:
         state = self._state(group)
         if not state.pending_ids:
             return []
-        ids, vectors = state.pending_ids, np.stack(state.pending_vectors).astype(np.float32)
-        state.pending_ids, state.pending_vectors = [], []
+        # Images arrive in a nondeterministic order (concurrent fetch and decode); sorting by
+        # content makes the cross-fitting folds, and so the verdicts, the same on every run.
+        order = sorted(range(len(state.pending_ids)), key=lambda i: state.pending_keys[i])
+        ids = [state.pending_ids[i] for i in order]
+        vectors = np.stack([state.pending_vectors[i] for i in order]).astype(np.float32)
+        state.pending_ids, state.pending_vectors, state.pending_keys = [], [], []
         pending = set(ids)
         ref_ids, reference = await run_in(
             self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
@@ -136,12 +152,26 @@ class ScoringBank:
         keep = [i for i, rid in enumerate(ref_ids) if rid not in pending]
         reference = reference[keep] if len(keep) else reference[:0]
         scorer = self._factory()
-        calibration = await run_in(
-            self._ex.ml, scorer.fit, reference, group=group.value, model_id=self.model_id
+        results = await run_in(
+            self._ex.ml,
+            scorer.score_cross_fitted,
+            vectors,
+            reference,
+            group=group.value,
+            model_id=self.model_id,
         )
-        await run_in(self._ex.db, self._repo.save_calibration, calibration)
-        results = await run_in(self._ex.ml, scorer.score, vectors)
-        return list(zip(ids, results, strict=True))
+        calibration = scorer.calibration  # type: ignore[attr-defined]
+        saved = await run_in(self._ex.db, self._repo.save_calibration, calibration)
+        return list(zip(ids, self._stamp_version(results, saved), strict=True))
+
+    @staticmethod
+    def _stamp_version(
+        results: list[ScoreResult], calibration: Calibration | None
+    ) -> list[ScoreResult]:
+        """Scores point at the stored calibration (the store numbers versions globally)."""
+        if calibration is None:
+            return results
+        return [dataclasses.replace(r, calibration_version=calibration.version) for r in results]
 
     async def recalibrate_all(self) -> list[Calibration]:
         done = []

@@ -257,11 +257,16 @@ class SqliteRepository:
     @_bound
     def unscored_embeddings(
         self, model_id: str, limit: int = 100_000
-    ) -> list[tuple[int, ImageGroup, Matrix]]:
+    ) -> list[tuple[int, ImageGroup, Matrix, str]]:
         """Images embedded by ``model_id`` but never scored by it: a bootstrap buffer that a
         crash interrupted. The pipeline scores them on its next cycle."""
         rows = (
-            EmbeddingRow.select(EmbeddingRow.image, EmbeddingRow.vector, ImageRow.image_group)
+            EmbeddingRow.select(
+                EmbeddingRow.image,
+                EmbeddingRow.vector,
+                ImageRow.image_group,
+                ImageRow.content_hash,
+            )
             .join(ImageRow, on=(EmbeddingRow.image == ImageRow.id))
             .join(
                 ScoreRow,
@@ -273,11 +278,10 @@ class SqliteRepository:
             .limit(limit)
             .tuples()
         )
-        found: list[tuple[int, ImageGroup, Matrix]] = []
-        for image_id, vector, group in cast(list[tuple[int, bytes, str]], list(rows)):
-            found.append(
-                (int(image_id), ImageGroup(group), np.frombuffer(vector, np.float32).copy())
-            )
+        found: list[tuple[int, ImageGroup, Matrix, str]] = []
+        for image_id, vector, group, key in cast(list[tuple[int, bytes, str, str]], list(rows)):
+            vec = np.frombuffer(vector, np.float32).copy()
+            found.append((int(image_id), ImageGroup(group), vec, key))
         return found
 
     # ------------------------------------------------------------ embeddings and scores

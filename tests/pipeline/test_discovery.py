@@ -198,9 +198,10 @@ async def test_second_cycle_scores_against_the_stored_reference(env) -> None:
     results = {s.record.provenance.uri: s.result for s in report.scored}
     assert results["mem://odd/x.png"].verdict in (Verdict.ANOMALY, Verdict.NEAR_MISS)
     assert results["mem://odd/x.png"].calibration_version >= 1
-    assert results["mem://odd/x.png"].p_value < min(
-        r.p_value for u, r in results.items() if "/normal/" in u
-    )
+    odd = results["mem://odd/x.png"]
+    normals = [r for u, r in results.items() if "/normal/" in u]
+    assert odd.p_value <= min(r.p_value for r in normals)  # ties at 1/(n+1) are possible
+    assert odd.score > max(r.score for r in normals)
 
 
 async def test_corrupt_and_html_inputs_are_quarantined_and_the_run_continues(env) -> None:

@@ -247,33 +247,33 @@ def _handler(services: FakeServices) -> type[BaseHTTPRequestHandler]:
                 headers = {}
                 if fault.kind == "429":
                     headers["Retry-After"] = fault.retry_after or str(int(fault.seconds))
+                entry.status = status
                 self._send(
                     status, "text/plain", b"slow down" if status == 429 else b"oops", headers
                 )
-                entry.status = status
                 return
             if fault and fault.kind == "html":
-                self._send(200, "text/html; charset=utf-8", HTML_ERROR)
                 entry.status = 200
+                self._send(200, "text/html; charset=utf-8", HTML_ERROR)
                 return
             status, ctype, body = services.route(parts.path, parse_qs(parts.query))
             etag = '"' + hashlib.sha1(body).hexdigest() + '"'
             if status == 200 and self.headers.get("If-None-Match") == etag:
+                entry.status = 304  # logged before answering: the client may read the log first
                 self._send(304, ctype, b"", {"ETag": etag})
-                entry.status = 304
                 return
             headers = {"ETag": etag, "Last-Modified": LAST_MODIFIED} if status == 200 else {}
             if fault and fault.kind == "truncate":
+                entry.status = 200
                 self.send_response(200)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2])
                 self.close_connection = True
-                entry.status = 200
                 return
-            self._send(status, ctype, body, headers)
             entry.status = status
+            self._send(status, ctype, body, headers)
 
         def _send(
             self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None

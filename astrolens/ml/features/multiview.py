@@ -17,6 +17,11 @@ import numpy.typing as npt
 from astrolens.domain.images import FloatImage
 from astrolens.domain.ports import Embedder, Matrix
 
+# The product's default single view: the central 70 % of each side. On the dev bench
+# (EfficientNet-Lite0, kNN) it beat the full image on every track (macro 0.653 vs 0.624),
+# and unlike the dihedral average it costs no extra backbone pass.
+DEFAULT_CENTRE_CROP = 0.7
+
 
 def dihedral_views(image: FloatImage) -> list[FloatImage]:
     """The 8 rotations/reflections of an HxW or HxWxC image (identity first)."""

@@ -22,6 +22,7 @@ fraction as p_value, marks the calibration `bootstrap=True`, and caps verdicts a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ from astrolens.ml.scoring.conformal import (
     leave_one_out_p_values,
     out_of_fold_scores,
 )
-from astrolens.ml.scoring.fdr import SlidingWindowBH
+from astrolens.ml.scoring.fdr import NEAR_MISS_ALPHA_CAP, SlidingWindowBH
 from astrolens.ml.scoring.reliability import agreement_weights
 
 STATE_FORMAT = 1
@@ -96,6 +97,16 @@ class _Normaliser:
             p = conformal_p_values(self.calibration, raw)
         excess = np.clip((raw - self._top) / self._spread, 0.0, None)
         return -np.log(p) + excess
+
+
+def _reachable_near_miss(thresholds: Thresholds, n_calibration: int) -> Thresholds:
+    """With a small reference no p-value can pass BH, yet an image that outscores every
+    reference image (the smallest p the reference can give, 1/(n+1)) deserves a look: the
+    near-miss band always reaches it. It never becomes an anomaly this way."""
+    smallest = min(1.0 / (n_calibration + 1), NEAR_MISS_ALPHA_CAP)
+    if thresholds.near_miss_p >= smallest:
+        return thresholds
+    return Thresholds(anomaly_p=thresholds.anomaly_p, near_miss_p=smallest)
 
 
 class EnsembleScorer:
@@ -186,7 +197,7 @@ class EnsembleScorer:
         raw = np.column_stack([d.score(x) for d in self._detectors])
         combined = self._combine(raw)
         p = conformal_p_values(self._combined_cal, combined)
-        thresholds = self._fdr.judge(p)
+        thresholds = _reachable_near_miss(self._fdr.judge(p), len(self._combined_cal))
         return [
             ScoreResult(
                 score=float(combined[i]),
@@ -198,6 +209,50 @@ class EnsembleScorer:
             )
             for i in range(len(x))
         ]
+
+    def score_cross_fitted(
+        self,
+        features: Matrix,
+        reference: Matrix,
+        *,
+        group: str,
+        model_id: str,
+        n_splits: int = 5,
+    ) -> list[ScoreResult]:
+        """Score a batch that must also serve as its own reference (a first scan).
+
+        Each of `n_splits` folds of the batch is scored by an ensemble fitted on `reference`
+        plus the other folds, so no image is judged against itself; then one BH over the whole
+        batch sets the verdicts (a single decision over a known set of p-values, so the batch's
+        FDR is controlled as in a one-shot conformal test). The split is by position, so the
+        same batch gives the same verdicts every time. Leaves this scorer fitted on the last
+        fold's reference; the caller refits on the stored normals afterwards.
+        """
+        x = as_matrix(features)
+        ref = as_matrix(reference) if len(reference) else x[:0]
+        folds = np.arange(len(x)) % max(2, min(n_splits, len(x)))
+        partial: list[ScoreResult | None] = [None] * len(x)
+        for k in np.unique(folds):
+            rest = np.vstack([ref, x[folds != k]])
+            self.fit(rest, group=group, model_id=model_id)
+            idx = np.flatnonzero(folds == k)
+            for i, result in zip(idx, self.score(x[idx]), strict=True):
+                partial[int(i)] = result
+        done = [r for r in partial if r is not None]
+        p = np.array([r.p_value for r in done])
+        if self.calibration.bootstrap:
+            thresholds = self.calibration.thresholds
+        else:
+            thresholds = self._new_fdr().judge(p)
+            largest_fold = int(np.bincount(folds).max())
+            thresholds = _reachable_near_miss(thresholds, len(ref) + len(x) - largest_fold)
+        results = []
+        for r in done:
+            verdict = thresholds.judge(r.p_value)
+            if self.calibration.bootstrap and verdict is Verdict.ANOMALY:
+                verdict = Verdict.NEAR_MISS  # no calibrated p-value: never claim an anomaly
+            results.append(dataclasses.replace(r, verdict=verdict, thresholds=thresholds))
+        return results
 
     def score_transductive(self, features: Matrix) -> npt.NDArray[np.float64]:
         """Leave-one-out kNN distance of each vector within (batch + bootstrap reference):
