@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from astrolens.domain.dedupe import hamming, is_same_image
 from astrolens.imaging import ImageDecoder
-from astrolens.imaging.dedupe import hamming, is_same_image
 from tests.imaging.helpers import raw_bytes, raw_from
 
 
