@@ -27,7 +27,7 @@ from astrolens.domain.resources import bundled_models_dir
 from astrolens.domain.settings import Settings
 from astrolens.pipeline.cursors import RepositoryCursorStore
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
-from astrolens.pipeline.executors import Executors
+from astrolens.pipeline.executors import Executors, run_in
 from astrolens.settings.paths import AppPaths, app_paths
 from astrolens.settings.store import load_settings
 
@@ -140,7 +140,14 @@ class AstroLensApp:
     def folder_source(self, paths: Sequence[Path], name: str | None = None) -> ImageSource:
         from astrolens.app.source_factory import build_folder_source
 
-        return build_folder_source(list(paths), self.cursor_store, name)  # type: ignore[no-any-return]
+        repo = self.db(lambda r: r)
+
+        async def known_uris(uris: Sequence[str]) -> set[str]:
+            return await run_in(self.executors.db, repo.known_uris, list(uris))
+
+        return build_folder_source(  # type: ignore[no-any-return]
+            list(paths), self.cursor_store, name, known_uris
+        )
 
     def enabled_sources(self) -> list[ImageSource]:
         from astrolens.app.source_factory import build_source

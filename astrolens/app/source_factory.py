@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,14 @@ def build_source(
     raise KeyError(f"unknown source {source_id!r}")
 
 
-def build_folder_source(folders: list[Path], cursors: CursorStore, name: str | None = None) -> Any:
+def build_folder_source(
+    folders: list[Path],
+    cursors: CursorStore,
+    name: str | None = None,
+    known_uris: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None,
+) -> Any:
     from astrolens.sources.folder import FolderSource
 
-    return FolderSource(folders, recursive=True, cursor_store=cursors, name=name)
+    return FolderSource(
+        folders, recursive=True, cursor_store=cursors, name=name, known_uris=known_uris
+    )

@@ -129,6 +129,10 @@ class Repository(Protocol):
 
     def has_uri(self, uri: str) -> bool: ...
 
+    def known_uris(self, uris: Sequence[str]) -> set[str]:
+        """The subset of `uris` already stored, seen or quarantined."""
+        ...
+
     def find_duplicate(self, image: DecodedImage) -> ImageRecord | None:
         """The stored record this image duplicates (same bytes, or a look-alike that may be
         the same object), or None."""

@@ -337,9 +337,10 @@ class DiscoveryPipeline:
                 log.warning("source %s unavailable: %s", source.id, exc)
                 tasks = []
             self._emit(SourceStatusChanged(source.status()))
+            known = await run_in(self.ex.db, self.repo.known_uris, [t.uri for t in tasks])
             fresh = []
             for task in tasks:
-                if await run_in(self.ex.db, self.repo.has_uri, task.uri):
+                if task.uri in known:
                     # Stored before a crash that came between storing and moving the cursor.
                     await source.mark_done(task)
                 else:

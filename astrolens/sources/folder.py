@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,10 +84,9 @@ def _group_triplets(files: set[Path]) -> list[FolderEntry]:
 class FolderSource:
     """Implements astrolens.domain.ports.ImageSource over local files.
 
-    The stored cursor only moves past a task once every earlier task is marked done, so tasks
-    that finish out of order never let a crash skip an unfinished one. The pipeline should
-    call mark_done for quarantined tasks too, or the cursor waits at the first failure (the
-    already-stored files after it are then skipped by uri on the next run).
+    Which files are new is decided by the store (`known_uris`), never by a position in the
+    sorted listing. The cursor it still writes (the last key below which every task is done,
+    moved only past contiguous finished tasks) is progress for the user to see, not a filter.
     """
 
     def __init__(
@@ -99,6 +98,7 @@ class FolderSource:
         name: str | None = None,
         group: ImageGroup = ImageGroup.SURVEY,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        known_uris: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
         if not paths:
             raise ConfigurationError("folder source: no folder given")
@@ -109,10 +109,11 @@ class FolderSource:
         self._roots = roots
         self._recursive = recursive
         self._cursors = cursor_store
+        self._known_uris = known_uris
+        self._planned: set[str] = set()
         self._id = f"folder:{name}" if name else "folder"
         self._group = group
         self._max_file_bytes = max_file_bytes
-        self._cursor_loaded = False
         self._done_key: str | None = None  # everything up to here is stored
         self._planned_key: str | None = None  # everything up to here has been handed out
         self._in_flight: dict[str, bool] = {}  # planned keys in order -> done?
@@ -139,15 +140,21 @@ class FolderSource:
         )
 
     async def plan(self, limit: int) -> list[FetchTask]:
-        if not self._cursor_loaded:
-            if self._cursors is not None:
-                self._done_key = await self._cursors.get(self._id)
-            self._planned_key = self._done_key
-            self._cursor_loaded = True
+        """The next files not handed out yet and, when the store is asked (`known_uris`), not
+        stored before. What is stored is the persistent memory, not a cursor position: a file
+        added anywhere in the tree later, or another folder scanned under the same source id,
+        is never skipped, and a restart re-reads nothing it has."""
         entries = await asyncio.to_thread(list_entries, self._roots, self._recursive)
-        after = self._planned_key
-        fresh = [e for e in entries if after is None or e.key > after][: max(0, limit)]
+        candidates = [e for e in entries if e.key not in self._planned]
+        if self._known_uris is not None and candidates:
+            known = await self._known_uris([e.path.as_uri() for e in candidates])
+            for entry in candidates:
+                if entry.path.as_uri() in known:
+                    self._planned.add(entry.key)
+            candidates = [e for e in candidates if e.path.as_uri() not in known]
+        fresh = candidates[: max(0, limit)]
         for entry in fresh:
+            self._planned.add(entry.key)
             self._in_flight[entry.key] = False
         if fresh:
             self._planned_key = fresh[-1].key

@@ -153,6 +153,19 @@ class SqliteRepository:
         )
 
     @_bound
+    def known_uris(self, uris: Sequence[str]) -> set[str]:
+        """The subset of `uris` that `has_uri` would call known, in a few queries."""
+        known: set[str] = set()
+        unique = list(dict.fromkeys(uris))
+        columns = (ImageRow.uri, ImageRow.parent_uri, SightingRow.uri, QuarantineRow.uri)
+        for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+            chunk = unique[start : start + 500]
+            for column in columns:
+                rows = column.model.select(column).where(column.in_(chunk)).tuples()
+                known.update(str(row[0]) for row in rows)
+        return known
+
+    @_bound
     def find_duplicate(
         self, image: DecodedImage, max_distance: int = DEFAULT_MAX_DISTANCE
     ) -> ImageRecord | None:

@@ -147,3 +147,25 @@ def test_crossref_offline_knows_m51(capsys: pytest.CaptureFixture[str]) -> None:
     answer = json.loads(capsys.readouterr().out)
     assert answer["verdict"] == "known_object"
     assert any(o["name"].startswith("M51") for r in answer["results"] for o in r["objects"])
+
+
+def test_a_second_folder_and_a_late_file_are_never_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    galaxies = _bench("hsc", "reference", "galaxy")
+    later, earlier = tmp_path / "b-folder", tmp_path / "a-folder"
+    later.mkdir()
+    earlier.mkdir()
+    for path in galaxies[:22]:
+        shutil.copy(path, later / f"m_{path.name}")
+    for path in galaxies[22:25]:
+        shutil.copy(path, earlier / path.name)
+    assert main(["scan", str(later), "--no-crossmatch"]) == 0
+    assert "Stored 22 new images" in capsys.readouterr().out
+    # A folder whose paths sort before everything stored so far.
+    assert main(["scan", str(earlier), "--no-crossmatch"]) == 0
+    assert "Stored 3 new images" in capsys.readouterr().out
+    # A file added later to the first folder, sorting before its stored files.
+    shutil.copy(galaxies[30], later / f"a_{galaxies[30].name}")
+    assert main(["scan", str(later), "--no-crossmatch"]) == 0
+    assert "Stored 1 new images" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from astrolens.app.cli import main
 
 
 def test_scan_demo(shared_data: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]):
-    demo = shared_data / "demo"
+    demo = (shared_data / "demo").resolve()  # the folder source names files by real path
     files = sorted(p for p in demo.iterdir() if p.name != "manifest.csv" and p.suffix != ".md")
     assert len(files) == 39
     assert main(["scan", str(demo), "--offline"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -80,19 +81,26 @@ async def test_plan_fetch_and_decode_every_task(demo_copy: Path) -> None:
     assert source.status().fetched == 4
 
 
-async def test_cursor_resumes_after_restart(demo_copy: Path) -> None:
+async def test_restart_resumes_with_what_the_store_knows(demo_copy: Path) -> None:
+    stored: set[str] = set()
+
+    async def known(uris: Sequence[str]) -> set[str]:
+        return stored & set(uris)
+
     store = InMemoryCursorStore()
-    first = FolderSource([demo_copy], cursor_store=store)
+    first = FolderSource([demo_copy], cursor_store=store, known_uris=known)
     batch = await first.plan(2)
     assert len(batch) == 2
     # Planned but not done: a second plan in the same run hands out the next ones.
     assert [t.uri for t in await first.plan(1)] != [t.uri for t in batch]
+    stored.add(batch[0].uri)
     await first.mark_done(batch[0])
-    assert store.cursors["folder"] == batch[0].cursor
+    assert store.cursors["folder"] == batch[0].cursor  # progress, for the user to see
 
-    restarted = FolderSource([demo_copy], cursor_store=store)
+    restarted = FolderSource([demo_copy], cursor_store=store, known_uris=known)
     resumed = await restarted.plan(10)
-    assert resumed[0].uri == batch[1].uri  # resumes right after the stored cursor
+    assert resumed[0].uri == batch[1].uri  # everything not stored, in order
+    assert batch[0].uri not in {t.uri for t in resumed}
     assert len(resumed) == 3
 
 

@@ -25,6 +25,9 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
+    # already_running=True registers the loop as this thread's running loop; unregister it,
+    # or a later test's asyncio.run() would refuse to start.
+    asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
     imageio.shutdown()
 
