@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from rich.console import Console
 from rich.progress import (
@@ -131,7 +132,7 @@ def candidates_table(console: Console, rows: list[Candidate], title: str = "Cand
             _position(c),
             c.catalog_verdict.value,
             c.label.value.value if c.label else "",
-            c.image.provenance.uri.rsplit("/", 1)[-1],
+            unquote(c.image.provenance.uri.rsplit("/", 1)[-1]),
         )
     console.print(table)
 
@@ -147,9 +148,9 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
         table.add_column(col, overflow="fold")
     for rank, item in enumerate(flagged[:top], 1):
         uri = item.record.provenance.uri
-        name = uri.rsplit("/", 1)[-1]
+        name = unquote(uri.rsplit("/", 1)[-1])
         if item.record.parent_uri:
-            name = f"{item.record.parent_uri.rsplit('/', 1)[-1]} (stamp)"
+            name = f"{unquote(item.record.parent_uri.rsplit('/', 1)[-1])} (stamp)"
         table.add_row(
             str(rank),
             str(item.record.id),

@@ -3,6 +3,8 @@ notification agree."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
 from astrolens.domain.labels import LabelValue
@@ -37,7 +39,8 @@ LABEL_TEXT = {
 
 
 def display_name(candidate: Candidate) -> str:
-    return candidate.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1]
+    # File URIs are percent-encoded ("J150113.98%2B084208.1.jpg"): show the real name.
+    return unquote(candidate.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 def short_summary(candidate: Candidate) -> str:
