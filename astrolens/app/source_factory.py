@@ -33,7 +33,7 @@ def _config_with(config: Any, settings: SourceSettings, *, release_field: str | 
 def build_source(
     source_id: str, settings: SourceSettings, paths: AppPaths, cursors: CursorStore
 ) -> ImageSource:
-    cache = paths.http_cache_dir / source_id
+    cache = paths.http_cache_dir  # each source keeps its own subfolder under it
     if source_id == "sample-sky":
         from astrolens.sources.sample_sky import SampleSkySource
 
