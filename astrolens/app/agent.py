@@ -301,7 +301,39 @@ class AgentRuntime:
         from astrolens.settings.store import save_settings
 
         await run_in(self.app.executors.io, save_settings, settings, self.app.paths.settings_file)
+        model_changed = settings.model != self.app.settings.model
         self.app.settings = settings
+        if model_changed:
+            await self._switch_model()
+
+    async def _switch_model(self) -> None:
+        """A new backbone: new vectors for the whole archive, never mixed with the old.
+
+        Discovery restarts on the new model (its groups bootstrap until they have a reference)
+        while the archive is re-embedded in the background; then the thresholds recalibrate.
+        """
+        running = self._pipeline is not None
+        if running:
+            assert self._pipeline is not None
+            await self._pipeline.stop()
+            self._pipeline = None
+        self.app.__dict__.pop("embedder", None)  # the cached_property builds the new one
+        self._index = None
+        if self._learning is not None:
+            learning, self._learning = self._learning, None
+            await asyncio.get_running_loop().run_in_executor(None, learning.close)
+        if running:
+            self.start()
+        reembedder = self.learning.reembedder()
+
+        async def reembed() -> None:
+            done = await reembedder.run()
+            log.info("re-embedded %d stored images with %s", done, self.app.embedder.model_id)
+            self.request_calibration()
+
+        task = asyncio.get_running_loop().create_task(reembed(), name="astrolens-reembed")
+        self._scans.add(task)
+        task.add_done_callback(self._scans.discard)
 
     def secrets_status(self) -> SecretsStatus:
         from astrolens.settings.secrets import KNOWN_SECRETS, get_secret, keyring_backend_name
