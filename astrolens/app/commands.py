@@ -95,8 +95,9 @@ def run_headless(args: argparse.Namespace) -> int:
         )
 
         def on_event(event: Event) -> None:
-            if not isinstance(event, Progress):
-                console.print(render.event_line(event))
+            line = "" if isinstance(event, Progress) else render.event_line(event)
+            if line:  # per-image events say nothing in a log; candidates do
+                console.print(line)
 
         config = PipelineConfig(
             interval_s=interval if interval is not None else app.settings.interval_s
