@@ -19,17 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from astrolens.domain.cursors import CursorStore
 from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.politeness import SlidingWindowLimiter
 from astrolens.domain.sources import FetchTask
-from astrolens.sources.http import Clock, Expect, HttpPolicy, PoliteTransport
-from astrolens.sources.online_base import OnlineSource, decode_position, encode_position
+from astrolens.sources.http import Expect, HttpPolicy
+from astrolens.sources.online_base import (
+    OnlineSource,
+    Wiring,
+    decode_position,
+    encode_position,
+)
 from astrolens.sources.registry import SourceInfo, register
 
 SOURCE_ID = "apod"
@@ -115,22 +119,10 @@ class ApodSource(OnlineSource):
         config: ApodConfig | None = None,
         *,
         api_key: Callable[[], str | None] | None = None,
-        cursors: CursorStore | None = None,
-        cache_dir: Path | None = None,
-        clock: Clock | None = None,
-        transport: PoliteTransport | None = None,
+        **wiring: Unpack[Wiring],
     ) -> None:
         self.config = config or ApodConfig()
-        super().__init__(
-            SOURCE_ID,
-            ImageGroup.PICTURE,
-            self.config.policy(),
-            enabled=self.config.enabled,
-            cursors=cursors,
-            cache_dir=cache_dir,
-            clock=clock,
-            transport=transport,
-        )
+        super().__init__(SOURCE_ID, ImageGroup.PICTURE, self.config, **wiring)
         self._api_key = api_key or (lambda: None)
         cfg = self.config
         self._demo_quotas = (
@@ -224,17 +216,13 @@ class ApodSource(OnlineSource):
         return RawImage(provenance, name, reply.body, ImageGroup.PICTURE)
 
 
-def create_apod_source(**kwargs: object) -> ApodSource:
-    return ApodSource(**kwargs)  # type: ignore[arg-type]
-
-
 register(
     SourceInfo(
         id=SOURCE_ID,
         title="NASA APOD",
         group=ImageGroup.PICTURE,
         online=True,
-        factory=create_apod_source,
+        factory=ApodSource,
         description="Astronomy Picture of the Day; scored only against other pictures",
     )
 )

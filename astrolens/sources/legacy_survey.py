@@ -14,14 +14,19 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
-from astrolens.domain.cursors import CursorStore
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import LEGACY_DR10_BOXES, footprint_position
-from astrolens.sources.http import Clock, Expect, HttpPolicy, PoliteTransport
-from astrolens.sources.online_base import OnlineSource, decode_position, encode_position
+from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.online_base import (
+    OnlineSource,
+    Wiring,
+    decode_position,
+    encode_position,
+)
 from astrolens.sources.registry import SourceInfo, register
 
 SOURCE_ID = "legacy-survey"
@@ -81,26 +86,9 @@ def read_targets_csv(path: Path) -> tuple[SkyPosition, ...]:
 
 
 class LegacySurveySource(OnlineSource):
-    def __init__(
-        self,
-        config: LegacySurveyConfig | None = None,
-        *,
-        cursors: CursorStore | None = None,
-        cache_dir: Path | None = None,
-        clock: Clock | None = None,
-        transport: PoliteTransport | None = None,
-    ) -> None:
+    def __init__(self, config: LegacySurveyConfig | None = None, **wiring: Unpack[Wiring]) -> None:
         self.config = config or LegacySurveyConfig()
-        super().__init__(
-            SOURCE_ID,
-            ImageGroup.SURVEY,
-            self.config.policy(),
-            enabled=self.config.enabled,
-            cursors=cursors,
-            cache_dir=cache_dir,
-            clock=clock,
-            transport=transport,
-        )
+        super().__init__(SOURCE_ID, ImageGroup.SURVEY, self.config, **wiring)
 
     def target(self, index: int) -> SkyPosition | None:
         targets: Sequence[SkyPosition] = self.config.targets
@@ -155,17 +143,13 @@ class LegacySurveySource(OnlineSource):
         return RawImage(provenance, f"legacy_{where}.{cfg.image_format}", reply.body)
 
 
-def create_legacy_survey_source(**kwargs: object) -> LegacySurveySource:
-    return LegacySurveySource(**kwargs)  # type: ignore[arg-type]
-
-
 register(
     SourceInfo(
         id=SOURCE_ID,
         title="Legacy Survey (Galaxy Zoo DECaLS)",
         group=ImageGroup.SURVEY,
         online=True,
-        factory=create_legacy_survey_source,
+        factory=LegacySurveySource,
         description="DESI Legacy Imaging Surveys DR10 grz cutouts, as seen by Galaxy Zoo",
     )
 )

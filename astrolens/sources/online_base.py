@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from astrolens.domain.cursors import CursorStore
 from astrolens.domain.images import ImageGroup
@@ -30,16 +30,34 @@ def decode_position(text: str | None, default: list[Any]) -> list[Any]:
     return value
 
 
+class SourceConfig(Protocol):
+    """What every online source's config offers the base class."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def policy(self) -> HttpPolicy: ...
+
+
+class Wiring(TypedDict, total=False):
+    """What the app (or a test) plugs into any online source, besides its config."""
+
+    cursors: CursorStore | None
+    cache_dir: Path | None
+    clock: Clock | None
+    transport: PoliteTransport | None
+
+
 class OnlineSource:
-    """Base for sources that talk HTTP. Subclasses implement plan() and fetch()."""
+    """Base for sources that talk HTTP. Subclasses implement plan() and fetch(), and take
+    `(config=None, **wiring: Unpack[Wiring])`."""
 
     def __init__(
         self,
         source_id: str,
         group: ImageGroup,
-        policy: HttpPolicy,
+        config: SourceConfig,
         *,
-        enabled: bool = True,
         cursors: CursorStore | None = None,
         cache_dir: Path | None = None,
         clock: Clock | None = None,
@@ -47,7 +65,8 @@ class OnlineSource:
     ) -> None:
         self._id = source_id
         self._group = group
-        self.enabled = enabled
+        self.enabled = config.enabled
+        policy = config.policy()
         cache = DiskCache(cache_dir / source_id) if cache_dir is not None else None
         self.transport = transport or PoliteTransport(source_id, policy, cache=cache, clock=clock)
         self.cursor = ResumableCursor(source_id, cursors)

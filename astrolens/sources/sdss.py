@@ -12,16 +12,20 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Unpack
 
-from astrolens.domain.cursors import CursorStore
 from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import SDSS_BOXES, footprint_position
-from astrolens.sources.http import Clock, Expect, HttpPolicy, PoliteTransport
-from astrolens.sources.online_base import OnlineSource, decode_position, encode_position
+from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.online_base import (
+    OnlineSource,
+    Wiring,
+    decode_position,
+    encode_position,
+)
 from astrolens.sources.registry import SourceInfo, register
 
 SOURCE_ID = "sdss"
@@ -120,26 +124,9 @@ class _Field:
 
 
 class SdssSource(OnlineSource):
-    def __init__(
-        self,
-        config: SdssConfig | None = None,
-        *,
-        cursors: CursorStore | None = None,
-        cache_dir: Path | None = None,
-        clock: Clock | None = None,
-        transport: PoliteTransport | None = None,
-    ) -> None:
+    def __init__(self, config: SdssConfig | None = None, **wiring: Unpack[Wiring]) -> None:
         self.config = config or SdssConfig()
-        super().__init__(
-            SOURCE_ID,
-            ImageGroup.SURVEY,
-            self.config.policy(),
-            enabled=self.config.enabled,
-            cursors=cursors,
-            cache_dir=cache_dir,
-            clock=clock,
-            transport=transport,
-        )
+        super().__init__(SOURCE_ID, ImageGroup.SURVEY, self.config, **wiring)
         self._field: _Field | None = None
 
     def field_center(self, index: int) -> SkyPosition:
@@ -202,17 +189,13 @@ class SdssSource(OnlineSource):
         return RawImage(provenance, f"sdss_{objid}.jpg", reply.body, ImageGroup.SURVEY)
 
 
-def create_sdss_source(**kwargs: object) -> SdssSource:
-    return SdssSource(**kwargs)  # type: ignore[arg-type]
-
-
 register(
     SourceInfo(
         id=SOURCE_ID,
         title="SDSS",
         group=ImageGroup.SURVEY,
         online=True,
-        factory=create_sdss_source,
+        factory=SdssSource,
         description="Sloan Digital Sky Survey gri colour cutouts of main-sample galaxies",
     )
 )

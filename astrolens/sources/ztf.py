@@ -16,18 +16,21 @@ import gzip
 import io
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from astrolens.domain.cursors import CursorStore
 from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import ZTF_BOXES, footprint_position
-from astrolens.sources.http import Clock, Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
 from astrolens.sources.http.content import sniff_image
-from astrolens.sources.online_base import OnlineSource, decode_position, encode_position
+from astrolens.sources.online_base import (
+    OnlineSource,
+    Wiring,
+    decode_position,
+    encode_position,
+)
 from astrolens.sources.registry import SourceInfo, register
 
 SOURCE_ID = "ztf"
@@ -214,25 +217,13 @@ def triplet_raw_image(triplet: AlertTriplet, uri: str) -> RawImage:
 
 
 class ZtfSource(OnlineSource):
-    def __init__(
-        self,
-        config: ZtfConfig | None = None,
-        *,
-        cursors: CursorStore | None = None,
-        cache_dir: Path | None = None,
-        clock: Clock | None = None,
-        transport: PoliteTransport | None = None,
-    ) -> None:
+    def __init__(self, config: ZtfConfig | None = None, **wiring: Unpack[Wiring]) -> None:
         self.config = config or ZtfConfig()
         super().__init__(
             SOURCE_ID,
             ImageGroup.TRANSIENT if self.config.alert_urls else ImageGroup.SURVEY,
-            self.config.policy(),
-            enabled=self.config.enabled,
-            cursors=cursors,
-            cache_dir=cache_dir,
-            clock=clock,
-            transport=transport,
+            self.config,
+            **wiring,
         )
         self._rows: tuple[int, list[dict[str, str]]] | None = None
 
@@ -339,17 +330,13 @@ class ZtfSource(OnlineSource):
         return RawImage(provenance, "ztf_sciimg_cutout.fits", body, ImageGroup.SURVEY)
 
 
-def create_ztf_source(**kwargs: object) -> ZtfSource:
-    return ZtfSource(**kwargs)  # type: ignore[arg-type]
-
-
 register(
     SourceInfo(
         id=SOURCE_ID,
         title="ZTF",
         group=ImageGroup.SURVEY,
         online=True,
-        factory=create_ztf_source,
+        factory=ZtfSource,
         description="Zwicky Transient Facility science-image cutouts (IRSA) and alert triplets",
     )
 )
