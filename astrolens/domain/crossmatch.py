@@ -23,6 +23,7 @@ class CatalogVerdict(enum.StrEnum):
     POSSIBLE_DISCOVERY = "possible_discovery"
     PENDING = "pending"
     INCOMPLETE = "incomplete"
+    NO_POSITION = "no_position"  # no WCS: there is nothing to ask a catalog about
 
 
 @dataclass(frozen=True, slots=True)

@@ -353,12 +353,17 @@ class SqliteRepository:
         # recalibration: its labels and cross-matches stay, and the gallery filters it out.
         now = utcnow()
         if existing is None:
-            source_id = ImageRow.select(ImageRow.source_id).where(ImageRow.id == image_id).scalar()
+            image = ImageRow.get_by_id(image_id)
+            # Without a sky position no catalog can be asked: say so instead of "pending" forever.
+            positioned = image.ra_deg is not None and image.dec_deg is not None
             CandidateRow.create(
                 image=image_id,
                 score_row=score_row.id,
                 model_id=model_id,
-                source_id=source_id,
+                source_id=image.source_id,
+                catalog_verdict=(
+                    CatalogVerdict.PENDING if positioned else CatalogVerdict.NO_POSITION
+                ).value,
                 verdict=result.verdict.value,
                 score=float(result.score),
                 created_at=now,

@@ -157,7 +157,9 @@ class CandidateDetails(QWidget):
         )
         pos = cand.image.provenance.sky
         if pos is None:
-            self.sky.setText("<span style='color:#94a3b8'>no sky position (the file has no WCS)</span>")
+            self.sky.setText(
+                "<span style='color:#94a3b8'>no sky position (the file has no WCS)</span>"
+            )
         else:
             self.sky.setText(
                 f"{pos} ({format_sexagesimal(pos)}) · "

@@ -22,6 +22,7 @@ CATALOG_TEXT = {
     CatalogVerdict.POSSIBLE_DISCOVERY: "Possible discovery",
     CatalogVerdict.PENDING: "Catalogs pending",
     CatalogVerdict.INCOMPLETE: "Catalog check incomplete",
+    CatalogVerdict.NO_POSITION: "No sky position",
 }
 
 MATCH_TEXT = {

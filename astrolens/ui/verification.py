@@ -46,6 +46,7 @@ VERDICT_COLOUR = {
     CatalogVerdict.POSSIBLE_DISCOVERY: theme.ANOMALY,
     CatalogVerdict.PENDING: theme.NEAR_MISS,
     CatalogVerdict.INCOMPLETE: theme.BAD,
+    CatalogVerdict.NO_POSITION: theme.MUTED,
 }
 KEYS = {"T": LabelValue.TRUE_POSITIVE, "F": LabelValue.FALSE_POSITIVE, "U": LabelValue.UNSURE}
 

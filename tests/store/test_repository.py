@@ -171,6 +171,20 @@ def test_add_scored_image_is_one_transaction(repo: SqliteRepository) -> None:
     assert repo.latest_score(record.id, MODEL) == result(Verdict.NEAR_MISS, 3.0)
 
 
+def test_a_candidate_without_sky_position_says_so_and_never_waits_for_catalogs(
+    repo: SqliteRepository,
+) -> None:
+    placed = repo.add_scored_image(
+        decoded(1), None, None, embedding(1), MODEL, result(Verdict.ANOMALY, 5.0)
+    )
+    lost = repo.add_scored_image(
+        decoded(2, sky=None), None, None, embedding(2), MODEL, result(Verdict.ANOMALY, 6.0)
+    )
+    assert repo.get_candidate(placed.id).catalog_verdict is CatalogVerdict.PENDING
+    assert repo.get_candidate(lost.id).catalog_verdict is CatalogVerdict.NO_POSITION
+    assert [c.id for c in repo.pending_crossmatches(10)] == [placed.id]
+
+
 def test_add_scored_image_failure_leaves_nothing(
     repo: SqliteRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
