@@ -33,8 +33,15 @@ class AgentBridge(QObject):
         self._coalesce = QTimer(self)
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(400)
-        self._coalesce.timeout.connect(self.stats_dirty.emit)
+        self._coalesce.timeout.connect(self._emit_stats_dirty)
         self._unsubscribe = controller.subscribe(self._on_event)
+        # When Qt deletes the bridge (its parent window went), stop listening to the agent:
+        # a deleted bridge must never be called back, nor its pending timer fire.
+        unsubscribe = self._unsubscribe
+        self.destroyed.connect(lambda *_: unsubscribe())
+
+    def _emit_stats_dirty(self) -> None:
+        self.stats_dirty.emit()
 
     def _on_event(self, event: Event) -> None:
         self.any_event.emit(event)

@@ -45,6 +45,8 @@ class MainWindow(QMainWindow):
         url_opener: Callable[[str], None] = open_in_browser,
     ) -> None:
         super().__init__()
+        if bridge.parent() is None:
+            bridge.setParent(self)  # one lifetime: the bridge goes when the window does
         self.setWindowTitle("AstroLens")
         self.setWindowIcon(app_icon())
         self.resize(1280, 820)
