@@ -6,8 +6,8 @@ Everything here blocks: the app calls it from its single "ml" executor thread.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -30,6 +30,66 @@ def l2_normalise(features: np.ndarray) -> Matrix:
     # An all-zero feature row (blank image through ReLU6) stays zero instead of becoming NaN.
     unit: Matrix = (features / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return unit
+
+
+Forward = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]
+
+
+def embed_over_views(
+    images: Sequence[FloatImage],
+    batch_size: int,
+    make_batch: Callable[[Sequence[FloatImage]], Any],
+    views_of: Callable[[Any], list[Any]],
+    forward: Forward,
+    *,
+    want_logits: bool,
+) -> tuple[Matrix, Matrix | None]:
+    """Batch the images, run every view of each batch, and average: each view's features are
+    L2-normalised before the mean (so that no view dominates by its norm), the mean is
+    normalised again, and logits are averaged. Shared by the torch and ONNX runtimes, which
+    differ only in how a batch is made and run."""
+    feature_chunks: list[Matrix] = []
+    logit_chunks: list[np.ndarray] = []
+    for start in range(0, len(images), batch_size):
+        batch = make_batch(images[start : start + batch_size])
+        view_features, view_logits = [], []
+        for view in views_of(batch):
+            features, logits = forward(view)
+            view_features.append(l2_normalise(features))
+            if want_logits and logits is not None:
+                view_logits.append(logits)
+        feature_chunks.append(l2_normalise(np.mean(view_features, axis=0)))
+        if view_logits:
+            logit_chunks.append(np.mean(view_logits, axis=0).astype(np.float32))
+    all_logits = np.concatenate(logit_chunks) if logit_chunks else None
+    return np.concatenate(feature_chunks), all_logits
+
+
+class LogitsMixin:
+    """`logits` and `embed_with_logits` for embedders with a classifier head and a `_run`."""
+
+    tta: TTA
+
+    if TYPE_CHECKING:  # provided by the embedder the mixin joins; not defined here, so the
+        # mixin placed first in the bases never shadows the real one
+
+        def _run(
+            self, images: Sequence[FloatImage], tta: TTA, *, want_logits: bool
+        ) -> tuple[Matrix, Matrix | None]: ...
+
+    def logits(self, images: Sequence[FloatImage], tta: TTA | None = None) -> Matrix:
+        """(N, 1000) ImageNet logits (before softmax), for MSP/Energy-style detectors."""
+        _, logits = self._run(images, tta or self.tta, want_logits=True)
+        assert logits is not None
+        return logits
+
+    def embed_with_logits(
+        self, images: Sequence[FloatImage], tta: TTA | None = None
+    ) -> tuple[Matrix, Matrix]:
+        """Embedding and logits from one forward pass (what the pipeline wants per batch)."""
+        features, logits = self._run(images, tta or self.tta, want_logits=True)
+        assert logits is not None
+        return features, logits
 
 
 class TorchEmbedder(ABC):
@@ -107,24 +167,14 @@ class TorchEmbedder(ABC):
         if len(images) == 0:
             empty_logits = np.zeros((0, 0), np.float32) if want_logits else None
             return np.zeros((0, self._dim), np.float32), empty_logits
-        feature_chunks: list[Matrix] = []
-        logit_chunks: list[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            batch = to_batch(chunk, self._input_size, self._mean, self._std)
-            views = dihedral_views(batch) if tta == "dihedral" else [batch]
-            view_features, view_logits = [], []
-            for view in views:
-                features, logits = self._forward_numpy(view)
-                # Normalise each view before averaging, so that no view dominates by its norm.
-                view_features.append(l2_normalise(features))
-                if want_logits and logits is not None:
-                    view_logits.append(logits)
-            feature_chunks.append(l2_normalise(np.mean(view_features, axis=0)))
-            if view_logits:
-                logit_chunks.append(np.mean(view_logits, axis=0).astype(np.float32))
-        all_logits = np.concatenate(logit_chunks) if logit_chunks else None
-        return np.concatenate(feature_chunks), all_logits
+        return embed_over_views(
+            images,
+            self.batch_size,
+            lambda chunk: to_batch(chunk, self._input_size, self._mean, self._std),
+            dihedral_views if tta == "dihedral" else lambda batch: [batch],
+            self._forward_numpy,
+            want_logits=want_logits,
+        )
 
     def _forward_numpy(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         torch = torch_module()

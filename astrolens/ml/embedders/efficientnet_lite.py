@@ -17,13 +17,10 @@ README example in the package is copied from the B0-B7 package and wrong for Lit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from astrolens.domain.images import FloatImage
-from astrolens.domain.ports import Matrix
-from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
+from astrolens.ml.embedders.base import TTA, LogitsMixin, Precision, TorchEmbedder
 from astrolens.ml.embedders.errors import CorruptCheckpointError, ModelUnavailableError
 from astrolens.ml.embedders.torch_runtime import torch_module
 
@@ -59,7 +56,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class EfficientNetLite0Embedder(TorchEmbedder):
+class EfficientNetLite0Embedder(LogitsMixin, TorchEmbedder):
     """1280-d global-average-pooled features before the classifier, plus the ImageNet logits.
 
     The weights are loaded on first use, not in the constructor, so creating the embedder at
@@ -130,17 +127,3 @@ class EfficientNetLite0Embedder(TorchEmbedder):
         pooled = network.extract_features(batch).mean(dim=(2, 3))
         # Dropout is the identity in eval mode, so the head is just the linear layer.
         return pooled, network._fc(pooled)
-
-    def logits(self, images: Sequence[FloatImage], tta: TTA | None = None) -> Matrix:
-        """(N, 1000) ImageNet logits (before softmax), for MSP/Energy-style detectors."""
-        _, logits = self._run(images, tta or self.tta, want_logits=True)
-        assert logits is not None
-        return logits
-
-    def embed_with_logits(
-        self, images: Sequence[FloatImage], tta: TTA | None = None
-    ) -> tuple[Matrix, Matrix]:
-        """Embedding and logits from one forward pass (what the pipeline wants per batch)."""
-        features, logits = self._run(images, tta or self.tta, want_logits=True)
-        assert logits is not None
-        return features, logits

@@ -22,7 +22,7 @@ import numpy as np
 
 from astrolens.domain.images import FloatImage
 from astrolens.domain.ports import Matrix
-from astrolens.ml.embedders.base import TTA, TTAS, l2_normalise
+from astrolens.ml.embedders.base import TTA, TTAS, LogitsMixin, embed_over_views
 from astrolens.ml.embedders.efficientnet_lite import (
     ARCH,
     FEATURE_DIM,
@@ -46,7 +46,7 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-class OnnxLite0Embedder:
+class OnnxLite0Embedder(LogitsMixin):
     """1280-d pooled features and ImageNet logits of EfficientNet-Lite0, run by ONNX Runtime.
 
     `search_dirs` are looked through in order for the exported graph (the app passes the
@@ -165,19 +165,6 @@ class OnnxLite0Embedder:
         features, _ = self._run(images, tta or self.tta, want_logits=False)
         return features
 
-    def logits(self, images: Sequence[FloatImage], tta: TTA | None = None) -> Matrix:
-        """(N, 1000) ImageNet logits (before softmax)."""
-        _, logits = self._run(images, tta or self.tta, want_logits=True)
-        assert logits is not None
-        return logits
-
-    def embed_with_logits(
-        self, images: Sequence[FloatImage], tta: TTA | None = None
-    ) -> tuple[Matrix, Matrix]:
-        features, logits = self._run(images, tta or self.tta, want_logits=True)
-        assert logits is not None
-        return features, logits
-
     def _run(
         self, images: Sequence[FloatImage], tta: TTA, *, want_logits: bool
     ) -> tuple[Matrix, Matrix | None]:
@@ -189,19 +176,11 @@ class OnnxLite0Embedder:
             return np.zeros((0, FEATURE_DIM), np.float32), (
                 np.zeros((0, 0), np.float32) if want_logits else None
             )
-        feature_chunks: list[Matrix] = []
-        logit_chunks: list[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            batch = to_array_batch(chunk, self._input_size, LITE_MEAN, LITE_STD)
-            views = dihedral_array_views(batch) if tta == "dihedral" else [batch]
-            view_features, view_logits = [], []
-            for view in views:
-                features, logits = self._session.run(None, {"pixels": view})
-                view_features.append(l2_normalise(features))
-                view_logits.append(logits)
-            feature_chunks.append(l2_normalise(np.mean(view_features, axis=0)))
-            if want_logits:
-                logit_chunks.append(np.mean(view_logits, axis=0).astype(np.float32))
-        all_logits = np.concatenate(logit_chunks) if want_logits else None
-        return np.concatenate(feature_chunks), all_logits
+        return embed_over_views(
+            images,
+            self.batch_size,
+            lambda chunk: to_array_batch(chunk, self._input_size, LITE_MEAN, LITE_STD),
+            dihedral_array_views if tta == "dihedral" else lambda batch: [batch],
+            lambda view: tuple(self._session.run(None, {"pixels": view})),
+            want_logits=want_logits,
+        )
