@@ -27,9 +27,10 @@ from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.politeness import SlidingWindowLimiter
 from astrolens.domain.sources import FetchTask
-from astrolens.sources.http import Expect, HttpPolicy
+from astrolens.sources.http import Expect
 from astrolens.sources.online_base import (
     OnlineSource,
+    PoliteConfig,
     Wiring,
     decode_position,
     encode_position,
@@ -43,7 +44,7 @@ _APOD_TZ = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True, slots=True)
-class ApodConfig:
+class ApodConfig(PoliteConfig):
     enabled: bool = True
     base_url: str = "https://api.nasa.gov"
     start_date: date | None = None  # None: 30 days before the first run
@@ -57,9 +58,6 @@ class ApodConfig:
     demo_per_hour: int = 30
     demo_per_day: int = 50
     key_per_hour: int = 1000
-
-    def policy(self) -> HttpPolicy:
-        return HttpPolicy(self.max_requests, self.period_s, self.concurrency, self.timeout_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import LEGACY_DR10_BOXES, footprint_position
-from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.http import Expect, PoliteTransport
 from astrolens.sources.online_base import (
     OnlineSource,
+    PoliteConfig,
     Wiring,
     decode_position,
     encode_position,
@@ -34,7 +35,7 @@ NATIVE_SCALE = 0.262  # arcsec per pixel of DECam as resampled by the Legacy Sur
 
 
 @dataclass(frozen=True, slots=True)
-class LegacySurveyConfig:
+class LegacySurveyConfig(PoliteConfig):
     enabled: bool = True
     base_url: str = "https://www.legacysurvey.org"
     layer: str = "ls-dr10"
@@ -55,9 +56,6 @@ class LegacySurveyConfig:
             raise ValueError(f"image_format must be 'jpg' or 'fits', not {self.image_format!r}")
         if not 16 <= self.cutout_px <= 512:
             raise ValueError(f"Legacy Survey cutouts are 16..512 px, not {self.cutout_px}")
-
-    def policy(self) -> HttpPolicy:
-        return HttpPolicy(self.max_requests, self.period_s, self.concurrency, self.timeout_s)
 
 
 def cutout_request(cfg: LegacySurveyConfig, pos: SkyPosition) -> tuple[str, dict[str, str]]:

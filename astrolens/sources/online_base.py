@@ -30,6 +30,18 @@ def decode_position(text: str | None, default: list[Any]) -> list[Any]:
     return value
 
 
+class PoliteConfig:
+    """Mixin for a source's config dataclass: its rate fields make the transport's policy."""
+
+    max_requests: int
+    period_s: float
+    concurrency: int
+    timeout_s: float
+
+    def policy(self) -> HttpPolicy:
+        return HttpPolicy(self.max_requests, self.period_s, self.concurrency, self.timeout_s)
+
+
 class SourceConfig(Protocol):
     """What every online source's config offers the base class."""
 

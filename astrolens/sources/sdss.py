@@ -19,9 +19,10 @@ from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import SDSS_BOXES, footprint_position
-from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.http import Expect, PoliteTransport
 from astrolens.sources.online_base import (
     OnlineSource,
+    PoliteConfig,
     Wiring,
     decode_position,
     encode_position,
@@ -33,7 +34,7 @@ NATIVE_SCALE = 0.396  # arcsec per pixel of the SDSS camera
 
 
 @dataclass(frozen=True, slots=True)
-class SdssConfig:
+class SdssConfig(PoliteConfig):
     enabled: bool = True
     base_url: str = "https://skyserver.sdss.org"
     data_release: str = "dr18"
@@ -52,9 +53,6 @@ class SdssConfig:
     def __post_init__(self) -> None:
         if not 64 <= self.cutout_px <= 2048:
             raise ValueError(f"SDSS cutouts are 64..2048 px, not {self.cutout_px}")
-
-    def policy(self) -> HttpPolicy:
-        return HttpPolicy(self.max_requests, self.period_s, self.concurrency, self.timeout_s)
 
 
 # -- request builders (pure) --------------------------------------------------------------------

@@ -23,10 +23,11 @@ from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.sources.footprints import ZTF_BOXES, footprint_position
-from astrolens.sources.http import Expect, HttpPolicy, PoliteTransport
+from astrolens.sources.http import Expect, PoliteTransport
 from astrolens.sources.http.content import sniff_image
 from astrolens.sources.online_base import (
     OnlineSource,
+    PoliteConfig,
     Wiring,
     decode_position,
     encode_position,
@@ -39,7 +40,7 @@ FILTER_BANDS = {1: "zg", 2: "zr", 3: "zi"}
 
 
 @dataclass(frozen=True, slots=True)
-class ZtfConfig:
+class ZtfConfig(PoliteConfig):
     enabled: bool = True
     base_url: str = "https://irsa.ipac.caltech.edu"
     cutout_arcsec: float = 64.0  # ~63 px, the size of an alert stamp
@@ -50,9 +51,6 @@ class ZtfConfig:
     max_requests: int = 1
     period_s: float = 1.0
     concurrency: int = 2
-
-    def policy(self) -> HttpPolicy:
-        return HttpPolicy(self.max_requests, self.period_s, self.concurrency, self.timeout_s)
 
 
 # -- request builders (pure) --------------------------------------------------------------------
