@@ -15,7 +15,7 @@ from astrolens.catalogs.failures import (
     SchemaMismatchError,
     describe_failure,
 )
-from astrolens.domain.crossmatch import CrossMatch, MatchStatus
+from astrolens.domain.crossmatch import CatalogObject, CrossMatch, MatchStatus
 from astrolens.domain.sky import SkyPosition
 
 
@@ -152,6 +152,49 @@ def outcome(
     objs = tuple(sorted(objects, key=lambda o: o.separation_arcsec))
     status = MatchStatus.MATCH if objs else MatchStatus.NO_MATCH
     return CrossMatch(service, status, radius_arcsec, objs, catalog=catalog)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRow:
+    """One parsed catalog row, before it is matched to a position."""
+
+    name: str
+    object_type: str | None
+    position: SkyPosition
+    redshift: float | None = None
+
+
+def as_float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def cone_matches(
+    service: str,
+    rows: Sequence[CatalogRow],
+    positions: Sequence[SkyPosition],
+    radius_arcsec: float,
+    catalog: str | None = None,
+) -> list[CrossMatch]:
+    """For each position, the rows inside the radius (one result per position). A batched
+    answer does not say which cone a row came from, so rows are assigned by distance."""
+    results = []
+    for pos in positions:
+        objects = []
+        for row in rows:
+            sep = pos.separation_arcsec(row.position)
+            if sep <= radius_arcsec:
+                objects.append(
+                    CatalogObject(
+                        name=row.name,
+                        object_type=row.object_type,
+                        position=row.position,
+                        separation_arcsec=sep,
+                        redshift=row.redshift,
+                        service=service,
+                    )
+                )
+        results.append(outcome(service, radius_arcsec, objects, catalog=catalog))
+    return results
 
 
 def cell(row: Any, name: str) -> Any:

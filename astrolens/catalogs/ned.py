@@ -12,10 +12,19 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from astrolens.catalogs.base import CatalogClient, cell, outcome, pick_column, require_columns
+from astrolens.catalogs.base import (
+    CatalogClient,
+    CatalogRow,
+    as_float,
+    cell,
+    cone_matches,
+    outcome,
+    pick_column,
+    require_columns,
+)
 from astrolens.catalogs.failures import VOTableError
 from astrolens.catalogs.http_session import harden_session
-from astrolens.domain.crossmatch import CatalogObject, CrossMatch
+from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
 NED_BASE_URL = "https://ned.ipac.caltech.edu/cgi-bin/"
@@ -125,27 +134,20 @@ def parse_ned_table(table: Any, position: SkyPosition, radius_arcsec: float) -> 
     if isinstance(table, NedEmpty):
         return outcome("ned", radius_arcsec, [])
     ra_col, dec_col = _ned_columns(list(table.colnames))
-    objects = []
+    rows = []
     for row in table:
         ra, dec = cell(row, ra_col), cell(row, dec_col)
         if ra is None or dec is None:
             continue
-        where = SkyPosition(float(ra), float(dec))
-        sep = position.separation_arcsec(where)
-        if sep > radius_arcsec:
-            continue
-        z = cell(row, "Redshift")
-        objects.append(
-            CatalogObject(
+        rows.append(
+            CatalogRow(
                 name=str(cell(row, "Object Name") or "?"),
                 object_type=cell(row, "Type"),
-                position=where,
-                separation_arcsec=sep,
-                redshift=float(z) if z is not None else None,
-                service="ned",
+                position=SkyPosition(float(ra), float(dec)),
+                redshift=as_float(cell(row, "Redshift")),
             )
         )
-    return outcome("ned", radius_arcsec, objects)
+    return cone_matches("ned", rows, [position], radius_arcsec)[0]
 
 
 def _ned_columns(columns: list[str]) -> tuple[str, str]:

@@ -17,9 +17,16 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from astrolens.catalogs.base import CatalogClient, cell, outcome, require_columns
+from astrolens.catalogs.base import (
+    CatalogClient,
+    CatalogRow,
+    as_float,
+    cell,
+    cone_matches,
+    require_columns,
+)
 from astrolens.catalogs.http_session import harden_session
-from astrolens.domain.crossmatch import CatalogObject, CrossMatch
+from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
 SIMBAD_TAP_URL = "https://simbad.cds.unistra.fr/simbad/sim-tap"
@@ -153,24 +160,12 @@ def parse_simbad_table(
         ra, dec = cell(row, "ra"), cell(row, "dec")
         if ra is None or dec is None:
             continue
-        rows.append((row, SkyPosition(float(ra), float(dec))))
-    results = []
-    for pos in positions:
-        objects = []
-        for row, where in rows:
-            sep = pos.separation_arcsec(where)
-            if sep > radius_arcsec:
-                continue
-            z = cell(row, "rvz_redshift")
-            objects.append(
-                CatalogObject(
-                    name=str(cell(row, "main_id") or "?"),
-                    object_type=cell(row, "otype"),
-                    position=where,
-                    separation_arcsec=sep,
-                    redshift=float(z) if z is not None else None,
-                    service="simbad",
-                )
+        rows.append(
+            CatalogRow(
+                name=str(cell(row, "main_id") or "?"),
+                object_type=cell(row, "otype"),
+                position=SkyPosition(float(ra), float(dec)),
+                redshift=as_float(cell(row, "rvz_redshift")),
             )
-        results.append(outcome("simbad", radius_arcsec, objects))
-    return results
+        )
+    return cone_matches("simbad", rows, positions, radius_arcsec)

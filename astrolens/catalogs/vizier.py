@@ -13,10 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from astrolens.catalogs.base import CatalogClient, cell, outcome, pick_column
+from astrolens.catalogs.base import (
+    CatalogClient,
+    CatalogRow,
+    as_float,
+    cell,
+    cone_matches,
+    pick_column,
+)
 from astrolens.catalogs.failures import NotAVOTableError, VOTableError
 from astrolens.catalogs.http_session import harden_session
-from astrolens.domain.crossmatch import CatalogObject, CrossMatch
+from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
 VIZIER_URL = "https://vizier.cds.unistra.fr"
@@ -178,7 +185,7 @@ def _columns_for(table: Any, spec: VizierCatalog) -> tuple[str, str]:
 def parse_vizier_votable(
     content: bytes, spec: VizierCatalog, positions: Sequence[SkyPosition], radius_arcsec: float
 ) -> list[CrossMatch]:
-    rows: list[tuple[Any, SkyPosition, dict[str, str | None]]] = []
+    rows: list[CatalogRow] = []
     for table in read_vizier_tables(content):
         ra_col, dec_col = _columns_for(table, spec)
         name_col = next((c for c in spec.name_columns if c in table.colnames), None)
@@ -192,27 +199,12 @@ def parse_vizier_votable(
             raw_type = cell(row, spec.type_column) if spec.type_column else None
             otype = spec.type_labels.get(str(raw_type), str(raw_type)) if raw_type else None
             z = next((cell(row, c) for c in z_cols if cell(row, c) is not None), None)
-            info = {
-                "name": str(name) if name is not None else f"{spec.label} {where}",
-                "type": otype,
-                "z": z,
-            }
-            rows.append((row, where, info))
-    results = []
-    for pos in positions:
-        objects = []
-        for _row, where, info in rows:
-            sep = pos.separation_arcsec(where)
-            if sep <= radius_arcsec:
-                objects.append(
-                    CatalogObject(
-                        name=str(info["name"]),
-                        object_type=info["type"],
-                        position=where,
-                        separation_arcsec=sep,
-                        redshift=float(info["z"]) if info["z"] is not None else None,
-                        service="vizier",
-                    )
+            rows.append(
+                CatalogRow(
+                    name=str(name) if name is not None else f"{spec.label} {where}",
+                    object_type=otype,
+                    position=where,
+                    redshift=as_float(z),
                 )
-        results.append(outcome("vizier", radius_arcsec, objects, catalog=spec.id))
-    return results
+            )
+    return cone_matches("vizier", rows, positions, radius_arcsec, catalog=spec.id)
