@@ -267,7 +267,16 @@ class AgentRuntime:
         return [c for c in found if c is not None]
 
     def train(self, request: TrainingRequest) -> None:
-        self.learning.train(request)
+        task = self.learning.train(request)
+        task.add_done_callback(self._after_training)
+
+    def _after_training(self, task: asyncio.Task[Any]) -> None:
+        """A promoted head changes the ranking: re-score the queue with it now."""
+        if task.cancelled() or task.exception() is not None:
+            return  # the run is recorded as failed; the current model stays
+        run = task.result()
+        if run.promoted:
+            self._schedule_rerank()
 
     def cancel_training(self) -> None:
         if self._learning is not None:

@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--verdict", choices=["anomaly", "near_miss", "all"], default="all", help="filter"
     )
     cands.add_argument("--limit", type=int, default=50)
+    cands.add_argument(
+        "--order",
+        choices=["score", "rank"],
+        default="score",
+        help="score: most anomalous first; rank: what your labels say to review next",
+    )
+    cands.add_argument("--unlabelled", action="store_true", help="only those not labelled yet")
     cands.add_argument("--json", action="store_true", help="machine-readable output")
 
     show = sub.add_parser("show", help="everything known about one candidate")

@@ -18,6 +18,7 @@ from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.events import Event, Progress
 from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.records import CandidateOrder, LabelState
 from astrolens.domain.scoring import Verdict
 from astrolens.pipeline.discovery import CycleReport, DiscoveryPipeline, PipelineConfig
 
@@ -171,7 +172,13 @@ def candidates(args: argparse.Namespace) -> int:
             if args.verdict == "all"
             else [Verdict(args.verdict)]
         )
-        found = app.db(lambda repo: repo.candidates(verdicts=verdicts, limit=args.limit))
+        order = CandidateOrder.RANK_SCORE if args.order == "rank" else CandidateOrder.SCORE
+        label_state = LabelState.UNLABELLED if args.unlabelled else LabelState.ANY
+        found = app.db(
+            lambda repo: repo.candidates(
+                verdicts=verdicts, limit=args.limit, order=order, label_state=label_state
+            )
+        )
     finally:
         app.close()
     if args.json:
@@ -208,10 +215,32 @@ def label(args: argparse.Namespace) -> int:
             args.id, value, author="cli", created_at=datetime.now(UTC), note=args.note, origin="cli"
         )
         app.db(lambda repo: repo.add_label(new))
+        print(f"labelled {args.id} as {value.value}")
+        reranked = _rerank(app)
     finally:
         app.close()
-    print(f"labelled {args.id} as {value.value}")
+    if reranked is not None:
+        print(f"re-ranked {reranked} queued candidates")
     return 0
+
+
+def _rerank(app: AstroLensApp) -> int | None:
+    """The label changes the queue's order now, as it does in the window. A failure here
+    loses nothing (the label is stored; the agent re-ranks on its next label or start)."""
+    from astrolens.app.learning import LearningService
+
+    async def go() -> int:
+        service = LearningService(app)
+        try:
+            return await service.rerank()
+        finally:
+            service.close()
+
+    try:
+        return asyncio.run(go())
+    except Exception as exc:
+        print(f"warning: the label is saved but re-ranking failed: {exc}", file=sys.stderr)
+        return None
 
 
 def sources(args: argparse.Namespace) -> int:

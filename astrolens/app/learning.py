@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever review
 LABEL_CLASSES = ("not_interesting", "interesting")
+LABELS_TASK = "labels"  # the head trained on verification labels: P(interesting)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RankPool:
     vectors: Any = None  # (N, D) float32
     unsupervised: Any = None  # (N,) higher = more anomalous
     labels: dict[int, bool] = field(default_factory=dict)  # pool row -> interesting
+    head: Any = None  # the promoted labels head (ClassifierHead) of this model, if any
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -64,7 +66,28 @@ def unsupervised_order(candidates: list[Candidate]) -> Any:
     return ranks
 
 
-def load_pool(repository: Any, model_id: str) -> RankPool:
+def promoted_head(heads: Path | None, task: str, model_id: str, dim: int | None = None) -> Any:
+    """The head a run promoted for `task` on this backbone, or None. A head of another
+    backbone (the model changed since) or an unreadable file is ignored: its logits would
+    mean nothing for these vectors."""
+    if heads is None:
+        return None
+    path = heads / f"{task}.npz"
+    if not path.exists():
+        return None
+    from astrolens.ml.learning.finetune import ClassifierHead
+
+    try:
+        head = ClassifierHead.load(path)
+    except Exception as exc:
+        log.warning("ignoring unreadable head %s: %s", path, exc)
+        return None
+    if head.backbone_model_id != model_id or (dim is not None and head.weight.shape[1] != dim):
+        return None
+    return head
+
+
+def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> RankPool:
     """Blocking (db thread)."""
     candidates: list[Candidate] = repository.query_candidates(CandidateFilter(), POOL_LIMIT, 0)
     ids_with_vectors, matrix = repository.embeddings(model_id)
@@ -81,16 +104,26 @@ def load_pool(repository: Any, model_id: str) -> RankPool:
         kept.append(candidate)
     pool.vectors = matrix[rows] if rows else np.zeros((0, 1), np.float32)
     pool.unsupervised = unsupervised_order(kept)
+    pool.head = promoted_head(heads, LABELS_TASK, model_id, pool.vectors.shape[1])
+    if pool.head is not None and pool.head.classes != LABEL_CLASSES:
+        pool.head = None
     return pool
+
+
+def _ranking(pool: RankPool) -> Any:
+    from astrolens.ml.learning.reranker import LabelAwareRanker
+
+    interest = None
+    if pool.head is not None:
+        interest = pool.head.predict_proba(pool.vectors)[:, LABEL_CLASSES.index("interesting")]
+    return LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels, interest)
 
 
 def rank_pool(pool: RankPool) -> list[tuple[int, float]]:
     """Blocking (ml thread): (image id, rank score) for every pool row."""
     if not len(pool):
         return []
-    from astrolens.ml.learning.reranker import LabelAwareRanker
-
-    ranking = LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels)
+    ranking = _ranking(pool)
     return [(i, float(s)) for i, s in zip(pool.ids, ranking.score.tolist(), strict=True)]
 
 
@@ -99,9 +132,8 @@ def pick_next(pool: RankPool, n: int) -> list[int]:
     if not len(pool):
         return []
     from astrolens.ml.learning.acquisition import label_next
-    from astrolens.ml.learning.reranker import LabelAwareRanker
 
-    ranking = LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels)
+    ranking = _ranking(pool)
     return [pool.ids[row] for row in label_next(ranking, pool.labels.keys(), n)]
 
 
@@ -165,7 +197,7 @@ def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list
     vectors, ys, strata = app.db(read)
     if len(set(ys)) < 2:
         raise ValueError("need true- and false-positive labels to train on the labels")
-    return "labels", LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
+    return LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
 
 
 def run_finetune(
@@ -257,7 +289,7 @@ class LearningService:
         self.train_executor = ThreadPoolExecutor(1, thread_name_prefix="astrolens-train")
         model_id = lambda: app.embedder.model_id  # noqa: E731  (the model may change)
         self.reranker: RerankScheduler[RankPool] = RerankScheduler(
-            load=lambda: load_pool(app.repository, model_id()),
+            load=lambda: load_pool(app.repository, model_id(), heads_dir(app)),
             rank=rank_pool,
             save=lambda scores: save_ranks(app.repository, list(scores)),
             db=app.executors.db,
@@ -271,7 +303,9 @@ class LearningService:
 
     async def label_next(self, n: int) -> list[int]:
         model_id = self.app.embedder.model_id
-        pool = await run_in(self.app.executors.db, load_pool, self.app.repository, model_id)
+        pool = await run_in(
+            self.app.executors.db, load_pool, self.app.repository, model_id, heads_dir(self.app)
+        )
         return await run_in(self.app.executors.ml, pick_next, pool, n)
 
     def train(self, request: TrainingRequest) -> Any:

@@ -176,6 +176,7 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
         "verdict": c.result.verdict.value,
         "score": c.result.score,
         "p_value": c.result.p_value,
+        "rank_score": c.rank_score,
         "explanation": c.result.explain(),
         "detector_scores": c.result.detector_scores,
         "thresholds": (

@@ -96,8 +96,14 @@ def test_scan_then_inspect_label_and_quarantine(
     )
 
     assert main(["label", str(top["id"]), "fp", "--note", "artefact"]) == 0
+    assert "re-ranked" in capsys.readouterr().out
     assert main(["show", str(top["id"]), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["label"] == "false_positive"
+    assert json.loads(capsys.readouterr().out)["label"] == "false_positive"
+    # the label re-ranked the queue: the review order no longer starts with what was rejected
+    assert main(["candidates", "--order", "rank", "--unlabelled", "--json"]) == 0
+    queue = json.loads(capsys.readouterr().out)
+    assert top["id"] not in [c["id"] for c in queue] and len(queue) == len(found) - 1
+    assert all(c["rank_score"] is not None for c in queue)
 
     # A second scan of the same folder stores nothing new and re-reads nothing.
     assert main(["scan", str(folder), "--no-crossmatch"]) == 0

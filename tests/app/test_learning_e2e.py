@@ -6,6 +6,7 @@ replaced by fixed vectors (embedding is not what is under test, and torch is slo
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -122,9 +123,14 @@ async def test_label_next_never_asks_twice_and_training_is_recorded(runtime) -> 
         await agent.label(i, LabelValue.TRUE_POSITIVE)
     progress: list[Progress] = []
     agent.subscribe(lambda e: progress.append(e) if isinstance(e, Progress) else None)
+    reranks = agent.learning.reranker.runs
     agent.train(TrainingRequest(epochs=30, holdout=0.25))
     assert agent.training_active
     await agent.learning.runner.wait()
+    await asyncio.sleep(0)  # the run's done-callback schedules the re-rank
+    assert agent._rerank_task is not None
+    await agent._rerank_task
+    assert agent.learning.reranker.runs > reranks, "a promoted head re-ranks the queue"
     (run,) = await agent.training_runs()
     assert run.status is TrainingStatus.FINISHED and run.data_description == "verification labels"
     assert run.metrics_after["balanced_accuracy"] == 1.0

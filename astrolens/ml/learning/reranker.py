@@ -12,7 +12,9 @@ Far from every label (sum w -> 0) this is the unsupervised rank u(x); next to la
 their verdict. trust(x) = sum w / (sum w + kappa) says which one spoke. Once both classes have
 a few labels, a regularised logistic model over (embedding, unsupervised score) adds what the
 labels say globally (e.g. "this survey's blue cores are boring"), which the local kernel
-cannot; it is averaged into the prior so that it, too, gives way to nearby labels.
+cannot; it is averaged into the prior so that it, too, gives way to nearby labels. A head that
+a fine-tuning run promoted (it beat the previous one on held-out labels) comes in the same way,
+as `learned_prior`: it has been validated, while the in-place logistic model has not.
 
 Pure numpy + scikit-learn, blocking: run it in the ml executor.
 """
@@ -100,24 +102,32 @@ class LabelAwareRanker:
         features: npt.ArrayLike,
         unsupervised: npt.ArrayLike,
         labels: Mapping[int, bool],
+        learned_prior: npt.ArrayLike | None = None,
     ) -> Ranking:
-        """`labels` maps pool row -> interesting (true positive) or not (false positive)."""
+        """`labels` maps pool row -> interesting (true positive) or not (false positive);
+        `learned_prior` is a promoted head's P(interesting) per pool row, if there is one."""
         x = _unit(features)
         u_raw = np.asarray(unsupervised, dtype=np.float64)
         if x.ndim != 2 or len(x) != len(u_raw):
             raise ValueError(f"features {x.shape} and scores {u_raw.shape} disagree")
         prior = rank_fraction(u_raw)
+        head = None if learned_prior is None else np.asarray(learned_prior, dtype=np.float64)
+        if head is not None and head.shape != prior.shape:
+            raise ValueError(f"learned prior {head.shape} and scores {prior.shape} disagree")
         if not labels:
-            return Ranking(prior, prior, prior.copy(), np.zeros(len(x)))
+            if head is None:
+                return Ranking(prior, prior, prior.copy(), np.zeros(len(x)))
+            base = 0.5 * (prior + head)
+            return Ranking(base, prior, head, np.zeros(len(x)))
         rows = np.fromiter(labels.keys(), dtype=np.int64)
         if rows.min() < 0 or rows.max() >= len(x):
             raise IndexError("a label points outside the pool")
         y = np.array([1.0 if labels[int(r)] else 0.0 for r in rows])
 
-        base = prior
         linear = self._linear(x, prior, rows, y)
-        if linear is not None:
-            base = 0.5 * (prior + linear)
+        global_models = [m for m in (linear, head) if m is not None]
+        base = np.mean([prior, *global_models], axis=0) if global_models else prior
+        linear = np.mean(global_models, axis=0) if global_models else None
 
         h2 = self.bandwidth_scale * typical_spacing(x, seed=self.seed)
         d2 = np.clip(2.0 - 2.0 * (x @ x[rows].T), 0.0, None).astype(np.float64)
