@@ -54,6 +54,27 @@ def _wait(pred, timeout: float, what: str, interval: float = 0.05):  # type: ign
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def _bus_name_owner_pid(env: dict[str, str], name: str) -> int | None:
+    """The pid of the process that owns `name` on the session bus, None while nobody does.
+    Asks the bus itself, so it never D-Bus-activates the name's service (a call addressed to
+    the name, such as any dunstctl command, would start /usr/bin/dunst when nobody owns it)."""
+    out = subprocess.run(
+        [
+            "dbus-send",
+            "--session",
+            "--print-reply=literal",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            f"string:{name}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.split()[-1]) if out.returncode == 0 else None
+
+
 @dataclass
 class DesktopSession:
     env: dict[str, str]
@@ -133,23 +154,7 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopSession
         kr.stdin.write(b"testpass")
         kr.stdin.close()
         _wait(
-            lambda: (
-                "true"
-                in subprocess.run(
-                    [
-                        "dbus-send",
-                        "--session",
-                        "--print-reply",
-                        "--dest=org.freedesktop.DBus",
-                        "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus.NameHasOwner",
-                        "string:org.freedesktop.secrets",
-                    ],
-                    env=session.env,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            ),
+            lambda: _bus_name_owner_pid(session.env, "org.freedesktop.secrets") is not None,
             10,
             "the Secret Service",
         )
@@ -185,17 +190,21 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopSession
             "[urgency_normal]\n    timeout = 0\n"
             "[urgency_critical]\n    timeout = 0\n"
         )
-        start("dunst", "-config", str(conf))
-        _wait(
+        dunst = start("dunst", "-config", str(conf))
+        # Wait for *this* dunst to own the name. Polling with dunstctl would D-Bus-activate a
+        # second dunst (the system's service file, the default config, a dmenu that is not
+        # installed) whenever it ran before ours had registered; under load that one won
+        # about one start in ten, and the "Not interesting" action silently did nothing.
+        owner = _wait(
             lambda: (
-                subprocess.run(
-                    ["dunstctl", "is-paused"], env=session.env, capture_output=True
-                ).returncode
-                == 0
+                _bus_name_owner_pid(session.env, "org.freedesktop.Notifications")
+                or dunst.poll() is not None
             ),
             10,
             "dunst",
         )
+        assert dunst.poll() is None, f"dunst exited: {(tmp / 'dunst.log').read_text()}"
+        assert owner == dunst.pid, f"another process ({owner}) owns the notification service"
         yield session
     finally:
         for p in reversed(session.procs):
