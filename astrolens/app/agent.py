@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,7 @@ class AgentRuntime:
         self._paused = False
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
+        self._reembed_task: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -108,6 +110,8 @@ class AgentRuntime:
         if self._paused:
             self._pipeline.pause()
         self._pipeline.start()
+        if self._reembed_task is None:
+            self._start_reembed()
 
     @property
     def state(self) -> PipelineState:
@@ -275,7 +279,15 @@ class AgentRuntime:
         if task.cancelled() or task.exception() is not None:
             return  # the run is recorded as failed; the current model stays
         run = task.result()
-        if run.promoted:
+        if run.new_model is not None:
+            # a fine-tuned backbone won: switch to it (re-embeds the archive, then re-ranks)
+            settings = dataclasses.replace(self.app.settings, model=run.new_model)
+            switch = asyncio.get_running_loop().create_task(
+                self.save_settings(settings), name="astrolens-switch-model"
+            )
+            self._scans.add(switch)
+            switch.add_done_callback(self._scans.discard)
+        elif run.promoted:
             self._schedule_rerank()
 
     def cancel_training(self) -> None:
@@ -333,14 +345,26 @@ class AgentRuntime:
             await asyncio.get_running_loop().run_in_executor(None, learning.close)
         if running:
             self.start()
+        self._start_reembed()
+
+    def _start_reembed(self) -> None:
+        """Embed, in the background, every stored image that lacks a vector of the current
+        model: after a switch, or at start when the model changed while the agent was off
+        (e.g. `astrolens train --blocks` promoted a backbone). With nothing missing it is one
+        query."""
+        if self._reembed_task is not None and not self._reembed_task.done():
+            self._reembed_task.cancel()  # a newer model supersedes it
         reembedder = self.learning.reembedder()
 
         async def reembed() -> None:
             done = await reembedder.run()
-            log.info("re-embedded %d stored images with %s", done, self.app.embedder.model_id)
-            self.request_calibration()
+            if done:
+                log.info("re-embedded %d stored images with %s", done, reembedder.model_id)
+                self.request_calibration()
+                await self.rerank()
 
         task = asyncio.get_running_loop().create_task(reembed(), name="astrolens-reembed")
+        self._reembed_task = task
         self._scans.add(task)
         task.add_done_callback(self._scans.discard)
 

@@ -25,8 +25,9 @@ def add_learning_parsers(
     train = sub.add_parser(
         "train",
         help="fine-tune the classification head on your labels or a labelled dataset",
-        description="Trains a head on frozen embeddings; it replaces the current one only if "
-        "it scores better on held-out labels. Every run is recorded (see `astrolens runs`).",
+        description="Trains a head on frozen embeddings (with --blocks, the backbone's last "
+        "blocks too); it replaces the current model only if it scores better on held-out "
+        "labels. Every run is recorded (see `astrolens runs`).",
     )
     add_common(train)
     train.add_argument(
@@ -36,6 +37,13 @@ def add_learning_parsers(
     train.add_argument("--lr", type=float, default=0.01)
     train.add_argument("--holdout", type=float, default=0.25)
     train.add_argument("--max-images", type=int, help="use at most this many dataset images")
+    train.add_argument(
+        "--blocks",
+        type=int,
+        default=0,
+        help="also fine-tune the backbone's last N blocks (needs torch; if the new backbone "
+        "wins, it becomes the model and the archive is re-embedded)",
+    )
     runs = sub.add_parser("runs", help="every training run: data, metrics before/after, kept?")
     add_common(runs)
     runs.add_argument("--json", action="store_true")
@@ -78,6 +86,7 @@ def train(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         holdout=args.holdout,
         max_images=args.max_images,
+        backbone_blocks=args.blocks,
     )
     console = Console(highlight=False)
     app = AstroLensApp()
@@ -102,7 +111,22 @@ def train(args: argparse.Namespace) -> int:
         app.close()
     console.print()
     runs_table(console, [run])
+    if run.new_model is not None:
+        _switch_model(app, run.new_model)
+        console.print(
+            f"The fine-tuned backbone is now the model ({run.new_model}). The agent re-embeds"
+            " the archive in the background when it next runs; vectors of the old model are"
+            " kept apart, never mixed."
+        )
     return 0
+
+
+def _switch_model(app: AstroLensApp, spec: str) -> None:
+    import dataclasses
+
+    from astrolens.settings.store import save_settings
+
+    save_settings(dataclasses.replace(app.settings, model=spec), app.paths.settings_file)
 
 
 def runs(args: argparse.Namespace) -> int:

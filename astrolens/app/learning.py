@@ -200,58 +200,35 @@ def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list
     return LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
 
 
+Prepared = tuple[str, tuple[str, ...], Any, Any, list[str]]  # task, classes, x, y, strata
+
+
 def run_finetune(
     app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
 ) -> TrainingRun:
-    """Blocking (train thread): one recorded run; the head is kept only if it is better."""
-    from astrolens.ml.learning.finetune import (
-        ClassifierHead,
-        HeadHyperParameters,
-        TrainingCancelled,
-        accuracy_metrics,
-        majority_metrics,
-        should_promote,
-        stratified_split,
-        train_head,
-    )
+    """Blocking (train thread): one recorded run; its model is kept only if it is better.
+
+    With `request.backbone_blocks` the backbone's last blocks are trained too, which makes a
+    new embedder (`efficientnet-lite0+ft-<digest>`): the run records it as `new_model`, and
+    switching to it re-embeds the archive (AgentRuntime does that when the run ends)."""
+    from astrolens.ml.learning.finetune import HeadHyperParameters
 
     hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
     backbone = app.embedder.model_id
     description = str(request.dataset) if request.dataset else "verification labels"
     parameters = {**hp.as_dict(), "holdout": request.holdout, "backbone": backbone}
+    if request.backbone_blocks:
+        parameters["backbone_blocks"] = request.backbone_blocks
     run = app.db(lambda r: r.add_training_run(backbone, parameters, description))
-    before: dict[str, float] = {}
+    outcome: dict[str, Any] = {"before": {}}
     try:
-        if request.dataset is not None:
-            task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
-        elif request.use_labels:
-            task, classes, x, y, strata = _label_data(app)
+        if request.backbone_blocks:
+            after, promoted, extra = _backbone_run(
+                app, request, run.id, outcome, progress, cancelled
+            )
         else:
-            raise ValueError("nothing to train on: give a dataset or use the labels")
-        train, held = stratified_split(y, strata or None, request.holdout, seed=hp.seed)
-        if len(held) == 0 or len(set(y[train].tolist())) < 2:
-            raise ValueError("too few labelled rows for a held-out evaluation")
-        before = majority_metrics(y[train], y[held], len(classes))
-        before["baseline_is_majority"] = 1.0
-        current = current_head_path(app, task)
-        if current.exists():
-            old = ClassifierHead.load(current)
-            if old.classes == classes and old.backbone_model_id == backbone:
-                before = accuracy_metrics(y[held], old.predict(x[held]), len(classes))
-        start = 0.5 if request.dataset is not None else 0.0
-
-        def head_progress(fraction: float, message: str) -> None:
-            progress(start + (1 - start) * fraction, message)
-
-        head = train_head(
-            x[train], y[train], classes, backbone, hp, progress=head_progress, cancelled=cancelled
-        )
-        after = accuracy_metrics(y[held], head.predict(x[held]), len(classes))
-        promoted = should_promote(before, after)
-        if promoted:
-            head.meta.update({"task": task, "run_id": run.id})
-            head.save(current)
-        after["train_n"] = float(len(train))
+            after, promoted, extra = _head_run(app, request, run.id, outcome, progress, cancelled)
+        before = outcome["before"]
         finished: TrainingRun = app.db(
             lambda r: r.finish_training_run(
                 run.id,
@@ -259,23 +236,228 @@ def run_finetune(
                 metrics_before=before,
                 metrics_after=after,
                 promoted=promoted,
+                parameters=extra,
             )
         )
         log.info("training run %s: %s -> %s, promoted=%s", run.id, before, after, promoted)
         return finished
-    except (TrainingCancelled, Exception) as exc:
+    except Exception as exc:
+        from astrolens.ml.learning.finetune import TrainingCancelled
+
         reason = "cancelled" if isinstance(exc, TrainingCancelled) else str(exc)[:200]
         app.db(
             lambda r: r.finish_training_run(
                 run.id,
                 status=TrainingStatus.FAILED,
-                metrics_before=before,
+                metrics_before=outcome["before"],
                 metrics_after={},
                 promoted=False,
+                parameters={"error": reason},
             )
         )
         log.warning("training run %s ended: %s", run.id, reason)
         raise
+
+
+def _baseline(
+    app: AstroLensApp, task: str, classes: tuple[str, ...], x_held: Any, y_train: Any, y_held: Any
+) -> dict[str, float]:
+    """What the run must beat on the held-out rows: the current head of this task and
+    backbone, or (with none yet) the majority-class guess."""
+    from astrolens.ml.learning.finetune import ClassifierHead, accuracy_metrics, majority_metrics
+
+    before = majority_metrics(y_train, y_held, len(classes))
+    before["baseline_is_majority"] = 1.0
+    current = current_head_path(app, task)
+    if current.exists():
+        old = ClassifierHead.load(current)
+        if old.classes == classes and old.backbone_model_id == app.embedder.model_id:
+            before = accuracy_metrics(y_held, old.predict(x_held), len(classes))
+    return before
+
+
+def _split(y: Any, strata: list[str], holdout: float, seed: int) -> tuple[Any, Any]:
+    from astrolens.ml.learning.finetune import stratified_split
+
+    train, held = stratified_split(y, strata or None, holdout, seed=seed)
+    if len(held) == 0 or len(set(y[train].tolist())) < 2:
+        raise ValueError("too few labelled rows for a held-out evaluation")
+    return train, held
+
+
+def _head_run(
+    app: AstroLensApp,
+    request: TrainingRequest,
+    run_id: int,
+    outcome: dict[str, Any],
+    progress: ProgressFn,
+    cancelled: CancelledFn,
+) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    from astrolens.ml.learning.finetune import (
+        HeadHyperParameters,
+        accuracy_metrics,
+        should_promote,
+        train_head,
+    )
+
+    hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
+    if request.dataset is not None:
+        task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
+    elif request.use_labels:
+        task, classes, x, y, strata = _label_data(app)
+    else:
+        raise ValueError("nothing to train on: give a dataset or use the labels")
+    train, held = _split(y, strata, request.holdout, hp.seed)
+    outcome["before"] = before = _baseline(app, task, classes, x[held], y[train], y[held])
+    start = 0.5 if request.dataset is not None else 0.0
+
+    def head_progress(fraction: float, message: str) -> None:
+        progress(start + (1 - start) * fraction, message)
+
+    head = train_head(
+        x[train],
+        y[train],
+        classes,
+        app.embedder.model_id,
+        hp,
+        progress=head_progress,
+        cancelled=cancelled,
+    )
+    after = accuracy_metrics(y[held], head.predict(x[held]), len(classes))
+    promoted = should_promote(before, after)
+    if promoted:
+        head.meta.update({"task": task, "run_id": run_id})
+        head.save(current_head_path(app, task))
+    after["train_n"] = float(len(train))
+    return after, promoted, {"task": task}
+
+
+def _label_images(app: AstroLensApp) -> tuple[Any, Any, list[str]]:
+    """The labelled images' pixels (read lazily from the archive), labels and sources."""
+    from astrolens.app.batch_score import _decode_whole
+    from astrolens.ml.learning.datasets import LazyImages
+
+    def read(repo: Any) -> tuple[list[str], list[int], list[str]]:
+        paths, ys, strata = [], [], []
+        latest = {label.image_id: label for label in repo.labels()}
+        for image_id, label in sorted(latest.items()):
+            record = repo.get_image(image_id)
+            if label.value.value == "unsure" or record is None or not record.image_path:
+                continue
+            if not Path(record.image_path).exists():
+                continue  # its file is gone: nothing to train on
+            paths.append(record.image_path)
+            ys.append(1 if label.value.value == "true_positive" else 0)
+            strata.append(record.provenance.source_id)
+        return paths, ys, strata
+
+    paths, ys, strata = app.db(read)
+    if len(set(ys)) < 2:
+        raise ValueError("need true- and false-positive labels to train on the labels")
+
+    def decode(keys: Any) -> list[Any]:
+        return [_decode_whole(app.decoder, Path(paths[k])).pixels for k in keys]
+
+    return LazyImages(decode, range(len(paths))), np.asarray(ys), strata
+
+
+def _torch_lite0(app: AstroLensApp) -> Any:
+    """The current backbone as a torch EfficientNet-Lite0 (its ONNX twin has the same
+    vectors), and the crop of the product's view around it."""
+    from astrolens.ml.embedders import create_embedder
+    from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
+
+    spec = app.settings.model
+    if not spec.startswith("efficientnet-lite0"):
+        raise ValueError(f"backbone fine-tuning supports efficientnet-lite0 models, not {spec}")
+    parts = [p for p in spec.split("+") if p not in ("onnx", "bf16")]
+    embedder = create_embedder("+".join([*parts, "torch"]), models_dir=Path(app.paths.models_dir))
+    if not isinstance(embedder, EfficientNetLite0Embedder):
+        raise ValueError(f"{spec} cannot be fine-tuned (torch is not installed)")
+    view = app.embedder
+    inner = getattr(view, "inner", view)
+    if embedder.model_id != inner.model_id.removesuffix("+bf16"):
+        raise ValueError(f"{spec}: the torch twin {embedder.model_id} is not {inner.model_id}")
+    crops = getattr(view, "crops", (1.0,))
+    if len(crops) != 1 or getattr(view, "dihedral", False):
+        raise ValueError("backbone fine-tuning needs a single-view embedder")
+    embedder.load()
+    return embedder, float(crops[0])
+
+
+def _backbone_run(
+    app: AstroLensApp,
+    request: TrainingRequest,
+    run_id: int,
+    outcome: dict[str, Any],
+    progress: ProgressFn,
+    cancelled: CancelledFn,
+) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    from astrolens.ml.embedders.efficientnet_lite import save_fine_tuned
+    from astrolens.ml.embedders.preprocess import to_batch
+    from astrolens.ml.features.multiview import centre_crop
+    from astrolens.ml.learning.backbone import (
+        BackboneHyperParameters,
+        embed_with,
+        finetune_backbone,
+    )
+    from astrolens.ml.learning.datasets import dataset_images, open_labelled_dataset
+    from astrolens.ml.learning.finetune import accuracy_metrics, should_promote
+
+    if request.dataset is not None:
+        data = open_labelled_dataset(request.dataset)
+        keys = np.arange(len(data))
+        if request.max_images is not None and request.max_images < len(data):
+            keys = np.sort(np.random.default_rng(0).choice(len(data), request.max_images, False))
+        images, y, strata = dataset_images(data, keys.tolist()), data.labels[keys], []
+        task, classes = f"dataset:{data.name}", data.classes
+    else:
+        images, y, strata = _label_images(app)
+        task, classes = LABELS_TASK, LABEL_CLASSES
+    hp = BackboneHyperParameters(
+        blocks=request.backbone_blocks, epochs=min(request.epochs, 50), seed=0
+    )
+    train, held = _split(y, strata, request.holdout, hp.seed)
+    lite0, crop = _torch_lite0(app)
+
+    def batch(chunk: Any) -> Any:  # the product's view of each image, as discovery embeds it
+        views = [centre_crop(image, crop) if crop < 1 else image for image in chunk]
+        return to_batch(views, lite0.input_size, lite0._mean, lite0._std)
+
+    held_images = images.subset(held.tolist())
+    current = embed_with(lite0._network, held_images, batch)
+    outcome["before"] = before = _baseline(app, task, classes, current, y[train], y[held])
+    tuned = finetune_backbone(
+        lite0._network,
+        images.subset(train.tolist()),
+        y[train],
+        classes,
+        batch,
+        hp,
+        progress=lambda f, m: progress(0.95 * f, m),
+        cancelled=cancelled,
+    )
+    progress(0.97, "evaluating on held-out labels")
+    after = accuracy_metrics(
+        y[held], tuned.head.predict(embed_with(tuned.network, held_images, batch)), len(classes)
+    )
+    after["train_n"] = float(len(train))
+    promoted = should_promote(before, after)
+    extra: dict[str, Any] = {"task": task}
+    if promoted:
+        from astrolens.app.context import product_view
+        from astrolens.ml.embedders import create_embedder
+
+        digest = save_fine_tuned(tuned.network.state_dict(), Path(app.paths.models_dir))
+        size = "" if lite0.input_size == 224 else f"+r{lite0.input_size}"
+        spec = f"efficientnet-lite0+ft-{digest}{size}"
+        backbone = create_embedder(spec, models_dir=Path(app.paths.models_dir))
+        model_id = product_view(backbone).model_id
+        tuned.head.backbone_model_id = model_id
+        tuned.head.meta.update({"task": task, "run_id": run_id})
+        tuned.head.save(current_head_path(app, task))
+        extra.update({"new_model": spec, "new_model_id": model_id})
+    return after, promoted, extra
 
 
 # --------------------------------------------------------------------------- the service

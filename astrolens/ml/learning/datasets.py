@@ -11,9 +11,10 @@ take) and integer class indices into `classes`. Blocking I/O: call from an execu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -142,3 +143,33 @@ def open_labelled_dataset(path: Path) -> LabelledImages:
     if path.suffix.lower() in {".h5", ".hdf5"}:
         return open_galaxy10_h5(path)
     raise DatasetError(f"{path}: expected a .h5 file or a folder of class folders")
+
+
+class LazyImages(Sequence[FloatImage]):
+    """Images read on demand, a slice at a time: a fine-tuning run passes over its images twice
+    (caching, then evaluation) and must not hold thousands of decoded cutouts in memory."""
+
+    def __init__(self, read: Callable[[Sequence[int]], list[FloatImage]], keys: Sequence[int]):
+        self._read = read
+        self._keys = list(keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> FloatImage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[FloatImage]: ...
+
+    def __getitem__(self, index: int | slice) -> FloatImage | list[FloatImage]:
+        if isinstance(index, slice):
+            return self._read(self._keys[index])
+        return self._read([self._keys[index]])[0]
+
+    def subset(self, positions: Sequence[int]) -> LazyImages:
+        return LazyImages(self._read, [self._keys[int(p)] for p in positions])
+
+
+def dataset_images(data: LabelledImages, indices: Sequence[int]) -> LazyImages:
+    return LazyImages(lambda keys: data._reader.read(np.asarray(keys, dtype=np.int64)), indices)
