@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,7 +23,7 @@ from astrolens.domain.learning import TRAINING_STAGE, LearningController, Traini
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.ui.tasks import spawn
 
-COLUMNS = ("Run", "Started", "Data", "Status", "Before", "After", "Change", "Kept")
+COLUMNS = ("Run", "Started", "Data", "Trained", "Status", "Before", "After", "Change", "Kept")
 METRIC = "balanced_accuracy"
 
 
@@ -42,10 +43,18 @@ def summary_text(runs: list[TrainingRun]) -> str:
         return f"{len(runs)} run(s); none beat the current model on held-out labels."
     latest = max(kept, key=lambda r: r.id)
     n = int(latest.metrics_after.get("n", 0))
+    backbone = f" Backbone: {latest.new_model}." if latest.new_model else ""
     return (
         f"Current model: run {latest.id}, balanced accuracy "
-        f"{latest.metrics_after.get(METRIC, 0):.3f} ({change_text(latest)} on {n} held-out labels)"
+        f"{latest.metrics_after.get(METRIC, 0):.3f} ({change_text(latest)} on {n} held-out labels)."
+        + backbone
     )
+
+
+def trained_text(run: TrainingRun) -> str:
+    """What the run trained: the head only, or the head and the backbone's last blocks."""
+    blocks = int(run.parameters.get("backbone_blocks", 0) or 0)
+    return f"head + {blocks} blocks" if blocks else "head"
 
 
 class TrainingPanel(QWidget):
@@ -70,11 +79,20 @@ class TrainingPanel(QWidget):
         self.train_button = QPushButton("Train on my labels")
         self.cancel_button = QPushButton("Cancel run")
         self.refresh_button = QPushButton("Refresh")
+        # 0 trains the head only (seconds); N > 0 also the backbone's last N blocks (minutes,
+        # and a winning run changes the model, so the archive is re-embedded)
+        self.blocks = QSpinBox()
+        self.blocks.setRange(0, 4)
+        self.blocks.setPrefix("Backbone blocks: ")
+        self.blocks.setToolTip(
+            "Also fine-tune the backbone's last blocks. If the new backbone beats the current"
+            " model on held-out labels it becomes the model and the archive is re-embedded."
+        )
         self.train_button.clicked.connect(self.start_training)
         self.cancel_button.clicked.connect(self.cancel_training)
         self.refresh_button.clicked.connect(self.refresh)
         buttons = QHBoxLayout()
-        for b in (self.train_button, self.cancel_button, self.refresh_button):
+        for b in (self.train_button, self.blocks, self.cancel_button, self.refresh_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -98,7 +116,7 @@ class TrainingPanel(QWidget):
                 self.refresh()
 
     def start_training(self) -> None:
-        self.controller.train(TrainingRequest())
+        self.controller.train(TrainingRequest(backbone_blocks=self.blocks.value()))
         self.progress.setValue(0)
         self.progress.show()
         self._sync_buttons()
@@ -122,6 +140,7 @@ class TrainingPanel(QWidget):
                 str(run.id),
                 run.started_at.strftime("%Y-%m-%d %H:%M"),
                 run.data_description,
+                trained_text(run),
                 run.status.value,
                 "" if before is None else f"{before:.3f}",
                 "" if after is None else f"{after:.3f}",
@@ -130,6 +149,7 @@ class TrainingPanel(QWidget):
             )
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()  # dates and model names are read whole
         self.summary.setText(summary_text(runs))
         if not any(r.status is TrainingStatus.RUNNING for r in runs):
             self.progress.hide()

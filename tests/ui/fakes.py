@@ -523,7 +523,15 @@ class FakeController:
             TrainingRun(
                 id=len(self.runs) + 1,
                 model_id="fake+head:0000",
-                parameters={"epochs": request.epochs},
+                parameters={
+                    "epochs": request.epochs,
+                    "backbone_blocks": request.backbone_blocks,
+                    **(
+                        {"new_model": "efficientnet-lite0+ft-0123abcd"}
+                        if request.backbone_blocks
+                        else {}
+                    ),
+                },
                 data_description="verification labels",
                 started_at=datetime.now(UTC),
                 status=TrainingStatus.FINISHED,

@@ -6,6 +6,7 @@ from pytestqt.qtbot import QtBot
 
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.main_window import MainWindow
+from tests.ui.conftest import SCREENSHOTS
 from tests.ui.fakes import FakeController
 
 
@@ -24,9 +25,17 @@ def test_training_panel_lists_runs_and_trains(qtbot: QtBot, controller: FakeCont
     assert ("train", controller.calls[-1][1]) in controller.calls
     assert panel.table.rowCount() == 1
     row = [panel.table.item(0, c).text() for c in range(panel.table.columnCount())]
-    assert row[0] == "1" and row[3] == "finished" and row[6] == "+4.9 pt" and row[7] == "yes"
+    assert row[0] == "1" and row[3] == "head" and row[4] == "finished"
+    assert row[7] == "+4.9 pt" and row[8] == "yes"
     assert "+4.9 pt" in panel.summary.text()
 
+    panel.blocks.setValue(2)  # also the backbone's last two blocks
     with qtbot.waitSignal(panel.runs_loaded, timeout=5000):
         panel.train_button.click()
+    assert controller.calls[-1][1].backbone_blocks == 2
     assert panel.table.rowCount() == 2 and panel.table.item(0, 0).text() == "2"
+    assert panel.table.item(0, 3).text() == "head + 2 blocks"
+    assert "Backbone: efficientnet-lite0+ft-0123abcd" in panel.summary.text()
+    win.resize(1100, 600)
+    qtbot.wait(50)
+    win.grab().save(str(SCREENSHOTS / "training_panel.png"))
