@@ -101,6 +101,43 @@ def bench_features(
     return rows, features, logits
 
 
+def bench_photometry(
+    bench: Path, cache: Path = DEFAULT_CACHE, *, verbose: bool = True
+) -> np.ndarray:
+    """(N, P) photometric features in manifest order, measured as the product measures them
+    (decoded, shrunk, `photometric_features`), cached by file SHA-256 and feature version."""
+    from astrolens.app.batch_score import _decode_whole
+    from astrolens.imaging.decoder import ImageDecoder
+    from astrolens.ml.features.photometry import (
+        PHOTOMETRY_MODEL_ID,
+        photometric_features,
+        shrink,
+    )
+
+    rows = read_manifest(bench)
+    store = _cache_file(cache, PHOTOMETRY_MODEL_ID)
+    known: dict[str, np.ndarray] = {}
+    if store.exists():
+        with np.load(store) as data:
+            known = {str(h): f for h, f in zip(data["hashes"], data["features"], strict=True)}
+    hashes = [_sha256(bench / r.path) for r in rows]
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    if missing:
+        started = time.perf_counter()
+        decoder = ImageDecoder()
+        for i in missing:
+            pixels = _decode_whole(decoder, bench / rows[i].path).pixels
+            known[hashes[i]] = photometric_features(shrink(pixels))
+        if verbose:
+            print(f"measured {len(missing)} images ({time.perf_counter() - started:.0f} s)")
+        cache.mkdir(parents=True, exist_ok=True)
+        keys = sorted(known)
+        tmp = store.with_suffix(".tmp.npz")
+        np.savez(tmp, hashes=np.array(keys), features=np.stack([known[k] for k in keys]))
+        tmp.replace(store)
+    return np.stack([known[h] for h in hashes]).astype(np.float32)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH)

@@ -35,6 +35,9 @@ from astrolens.pipeline.learning import (
 log = logging.getLogger(__name__)
 
 POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever review
+# Photometry measured per re-rank at most (about 30 ms each incl. decoding): a label must
+# re-rank within seconds, so a large archive without photometry is caught up over several runs.
+PHOTOMETRY_PER_RUN = 200
 LABEL_CLASSES = ("not_interesting", "interesting")
 LABELS_TASK = "labels"  # the head trained on verification labels: P(interesting)
 
@@ -49,6 +52,8 @@ class RankPool:
     unsupervised: Any = None  # (N,) higher = more anomalous
     labels: dict[int, bool] = field(default_factory=dict)  # pool row -> interesting
     head: Any = None  # the promoted labels head (ClassifierHead) of this model, if any
+    photometry: Any = None  # (N, P) float32, NaN rows where not measured (yet)
+    unmeasured: list[tuple[int, int, str | None]] = field(default_factory=list)  # row, id, path
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -104,19 +109,70 @@ def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> Rank
         kept.append(candidate)
     pool.vectors = matrix[rows] if rows else np.zeros((0, 1), np.float32)
     pool.unsupervised = unsupervised_order(kept)
+    _attach_photometry(repository, pool, kept)
     pool.head = promoted_head(heads, LABELS_TASK, model_id, pool.vectors.shape[1])
     if pool.head is not None and pool.head.classes != LABEL_CLASSES:
         pool.head = None
     return pool
 
 
+def _attach_photometry(repository: Any, pool: RankPool, candidates: list[Candidate]) -> None:
+    from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
+
+    ids, matrix = repository.embeddings(PHOTOMETRY_MODEL_ID)
+    known = dict(zip(ids, matrix, strict=True)) if len(ids) else {}
+    pool.photometry = np.full((len(pool), len(FEATURE_NAMES)), np.nan, np.float32)
+    for row, candidate in enumerate(candidates):
+        vector = known.get(candidate.id)
+        if vector is None:
+            pool.unmeasured.append((row, candidate.id, candidate.image.image_path))
+        else:
+            pool.photometry[row] = vector
+
+
+def measure_photometry(
+    pool: RankPool, decode: Any, save: Any, limit: int = PHOTOMETRY_PER_RUN
+) -> RankPool:
+    """Blocking (io thread): photometry of up to `limit` pool rows that have none, newest
+    first (they are what the user is about to see); `save([(image id, vector)])` stores them.
+    An image that cannot be read gets a NaN vector: stored, so it is not retried each run,
+    and ranked by its embedding alone."""
+    from astrolens.ml.features.photometry import photometric_features, shrink
+
+    todo = sorted(pool.unmeasured, key=lambda item: -item[1])[:limit]
+    measured = []
+    for row, image_id, path in todo:
+        vector = np.full(pool.photometry.shape[1], np.nan, np.float32)
+        try:
+            if path and Path(path).exists():
+                vector = photometric_features(shrink(decode(Path(path))))
+        except Exception as exc:  # a broken file must not stop the ranking
+            log.warning("no photometry for image %s: %s", image_id, exc)
+        pool.photometry[row] = vector
+        measured.append((image_id, vector))
+    done = {row for row, _, _ in todo}
+    pool.unmeasured = [item for item in pool.unmeasured if item[0] not in done]
+    if measured:
+        save(measured)
+    return pool
+
+
+def save_photometry(repository: Any, measured: list[tuple[int, Any]]) -> None:
+    from astrolens.ml.features.photometry import PHOTOMETRY_MODEL_ID
+
+    for image_id, vector in measured:
+        repository.add_embedding(image_id, Embedding(PHOTOMETRY_MODEL_ID, vector))
+
+
 def _ranking(pool: RankPool) -> Any:
+    from astrolens.ml.learning.representation import ranking_features
     from astrolens.ml.learning.reranker import LabelAwareRanker
 
     interest = None
     if pool.head is not None:
         interest = pool.head.predict_proba(pool.vectors)[:, LABEL_CLASSES.index("interesting")]
-    return LabelAwareRanker().rank(pool.vectors, pool.unsupervised, pool.labels, interest)
+    features = ranking_features(pool.vectors, pool.photometry)
+    return LabelAwareRanker().rank(features, pool.unsupervised, pool.labels, interest)
 
 
 def rank_pool(pool: RankPool) -> list[tuple[int, float]]:
@@ -472,13 +528,26 @@ class LearningService:
         model_id = lambda: app.embedder.model_id  # noqa: E731  (the model may change)
         self.reranker: RerankScheduler[RankPool] = RerankScheduler(
             load=lambda: load_pool(app.repository, model_id(), heads_dir(app)),
+            prepare=self._measure,
             rank=rank_pool,
             save=lambda scores: save_ranks(app.repository, list(scores)),
             db=app.executors.db,
             ml=app.executors.ml,
+            io=app.executors.io,
         )
         self.runner = TrainingRunner(self.train_executor, events)
         self._events = events
+
+    def _measure(self, pool: RankPool) -> RankPool:
+        """Blocking (io thread): fill in missing photometry; the store is reached via db."""
+        from astrolens.app.batch_score import _decode_whole
+
+        app = self.app
+        return measure_photometry(
+            pool,
+            lambda path: _decode_whole(app.decoder, path).pixels,
+            lambda measured: app.db(lambda repo: save_photometry(repo, measured)),
+        )
 
     async def rerank(self) -> int:
         return await self.reranker.refresh()
@@ -488,6 +557,7 @@ class LearningService:
         pool = await run_in(
             self.app.executors.db, load_pool, self.app.repository, model_id, heads_dir(self.app)
         )
+        pool = await run_in(self.app.executors.io, self._measure, pool)
         return await run_in(self.app.executors.ml, pick_next, pool, n)
 
     def train(self, request: TrainingRequest) -> Any:

@@ -45,9 +45,16 @@ class RerankScheduler(Generic[Pool]):
         save: Callable[[Sequence[tuple[int, float]]], None],
         db: Executor,
         ml: Executor,
+        prepare: Callable[[Pool], Pool] | None = None,
+        io: Executor | None = None,
     ) -> None:
+        """`prepare`, if given, runs on `io` between loading and ranking (e.g. measuring what
+        the pool lacks from the image files)."""
+        if prepare is not None and io is None:
+            raise ValueError("prepare needs an io executor")
         self._load, self._rank, self._save = load, rank, save
-        self._db, self._ml = db, ml
+        self._prepare = prepare
+        self._db, self._ml, self._io = db, ml, io
         self._lock = asyncio.Lock()
         self._requested = 0
         self._completed = 0
@@ -62,6 +69,8 @@ class RerankScheduler(Generic[Pool]):
                 return 0
             covers = self._requested
             pool = await run_in(self._db, self._load)
+            if self._prepare is not None and self._io is not None:
+                pool = await run_in(self._io, self._prepare, pool)
             scores = await run_in(self._ml, self._rank, pool)
             await run_in(self._db, self._save, scores)
             self._completed = covers

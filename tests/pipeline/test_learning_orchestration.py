@@ -74,3 +74,32 @@ async def test_reembedder_fills_missing_vectors_and_refuses_another_model() -> N
     with pytest.raises(ModelMismatchError):
         await wrong.run()
     pool.shutdown()
+
+
+async def test_prepare_runs_on_io_between_load_and_rank() -> None:
+    db, ml, io = (ThreadPoolExecutor(1, thread_name_prefix=n) for n in ("db", "ml", "io"))
+    steps: list[tuple[str, str]] = []
+
+    def step(name: str, value: int) -> int:
+        import threading
+
+        steps.append((name, threading.current_thread().name.split("_")[0]))
+        return value + 1
+
+    scheduler: RerankScheduler[int] = RerankScheduler(
+        load=lambda: step("load", 0),
+        prepare=lambda pool: step("prepare", pool),
+        rank=lambda pool: [(0, float(step("rank", pool)))],
+        save=lambda scores: steps.append(("save", str(scores[0][1]))),
+        db=db,
+        ml=ml,
+        io=io,
+    )
+    assert await scheduler.refresh() == 1
+    assert steps == [("load", "db"), ("prepare", "io"), ("rank", "ml"), ("save", "3.0")]
+    with pytest.raises(ValueError, match="io executor"):
+        RerankScheduler(
+            load=lambda: 0, prepare=lambda p: p, rank=lambda p: [], save=print, db=db, ml=ml
+        )
+    for pool in (db, ml, io):
+        pool.shutdown()

@@ -30,6 +30,25 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 _EPS = 1e-6
 
+# Stored next to the backbone's vectors as an Embedding of this model id: the name and order of
+# FEATURE_NAMES are the version. Change either, and bump it.
+PHOTOMETRY_MODEL_ID = f"photometry/v1:{len(FEATURE_NAMES)}"
+# Larger images are block-averaged down to this side first: the measures are ratios of a
+# centred object's light, and a 4k frame would cost seconds for nothing.
+MAX_SIDE = 256
+
+
+def shrink(image: npt.ArrayLike, max_side: int = MAX_SIDE) -> npt.NDArray[np.float64]:
+    """Block-average so that the longer side is at most `max_side` (integer factor)."""
+    pixels = np.asarray(image, dtype=np.float64)
+    factor = int(np.ceil(max(pixels.shape[:2]) / max_side))
+    if factor <= 1:
+        return pixels
+    h, w = (pixels.shape[0] // factor) * factor, (pixels.shape[1] // factor) * factor
+    cropped = pixels[:h, :w]
+    shape = (h // factor, factor, w // factor, factor, *pixels.shape[2:])
+    return np.asarray(cropped.reshape(shape).mean(axis=(1, 3)))
+
 
 def _background(channel: npt.NDArray[np.float64]) -> tuple[float, float]:
     """Median and MAD-sigma of the outer 10 % border, where the central object isn't."""
