@@ -11,6 +11,7 @@ from pathlib import Path
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -48,6 +49,14 @@ VERDICT_COLOUR = {
     CatalogVerdict.INCOMPLETE: theme.BAD,
     CatalogVerdict.NO_POSITION: theme.MUTED,
 }
+# How the review queue is ordered. The learned rank is the default: every label re-ranks the
+# queue, and the queue is read again after each label, so what comes next reflects it.
+QUEUE_MODES = (
+    ("Best first (learns from your labels)", "rank"),
+    ("Label next (most informative)", "label_next"),
+    ("Most anomalous", "score"),
+    ("Newest", "newest"),
+)
 KEYS = {"T": LabelValue.TRUE_POSITIVE, "F": LabelValue.FALSE_POSITIVE, "U": LabelValue.UNSURE}
 
 
@@ -109,6 +118,15 @@ class VerificationPanel(QWidget):
         self.status.setObjectName("muted")
         self.where = QLabel()
         self.where.setObjectName("muted")
+        self.mode = QComboBox()
+        for text, key in QUEUE_MODES:
+            self.mode.addItem(text, key)
+        self.mode.setToolTip(
+            "Label next asks about the candidates whose labels would teach the ranking most,"
+            " not only the top ones"
+        )
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         prev_b = QPushButton("← Previous")
         next_b = QPushButton("Next →")
         prev_b.clicked.connect(self.previous)
@@ -142,6 +160,7 @@ class VerificationPanel(QWidget):
         rl.addLayout(labels)
         rl.addWidget(self.note)
         nav = QHBoxLayout()
+        nav.addWidget(self.mode)
         nav.addWidget(prev_b)
         nav.addWidget(self.where)
         nav.addStretch(1)
@@ -176,8 +195,16 @@ class VerificationPanel(QWidget):
     # ------------------------------------------------------------------ queue
 
     async def load_queue(self) -> None:
-        """The unlabelled candidates, best first: what a reviewing session goes through."""
-        found = await self.controller.candidates(CandidateFilter(labelled=False, limit=500))
+        """The unlabelled candidates in the chosen order: what a reviewing session goes
+        through. Read again after every label, which has re-ranked them."""
+        mode = self.mode.currentData()
+        learning = getattr(self.controller, "label_next", None)
+        if mode == "label_next" and learning is not None:
+            found: list[Candidate] = await learning(50)
+        else:
+            order = "rank" if mode == "label_next" else mode
+            query = CandidateFilter(labelled=False, order_by=order, limit=500)
+            found = await self.controller.candidates(query)
         current = self.candidate.id if self.candidate else None
         self.queue = [c.id for c in found]
         if current is not None and current not in self.queue:
@@ -186,6 +213,17 @@ class VerificationPanel(QWidget):
         if self.candidate is None and self.queue:
             await self.show_id(self.queue[0])
         self._update_where()
+
+    def _mode_changed(self) -> None:
+        spawn(self._restart_queue(), name="verify-mode")
+
+    async def _restart_queue(self) -> None:
+        await self.load_queue()
+        first = next(
+            (i for i in self.queue if self.candidate is None or i != self.candidate.id), None
+        )
+        if first is not None:
+            await self.show_id(first)
 
     def open_candidate(self, image_id: int) -> None:
         spawn(self.show_id(image_id), name="verify-open")
@@ -232,8 +270,9 @@ class VerificationPanel(QWidget):
             if cand.label
             else "Not labelled yet"
         )
+        ranked = "" if cand.rank_score is None else f" · for you {cand.rank_score:.2f}"
         self.score.setText(
-            f"{VERDICT_TEXT[r.verdict]} · score {r.score:.3f} · {r.explain()}<br>{label}"
+            f"{VERDICT_TEXT[r.verdict]} · score {r.score:.3f}{ranked} · {r.explain()}<br>{label}"
         )
         colour = VERDICT_COLOUR[cand.catalog_verdict]
         self.verdict.setText(
@@ -317,6 +356,7 @@ class VerificationPanel(QWidget):
             if fresh is not None:
                 self.show_candidate(fresh)
         if advance:
+            await self.load_queue()  # the label re-ranked the queue: go on in the new order
             self.next()
 
     def retry_crossmatch(self) -> None:

@@ -41,17 +41,16 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[tuple[AgentRuntime, dict[str, list[int]]]]:
-    app = AstroLensApp(paths=app_paths(tmp_path / "home"))
+def populate(app: AstroLensApp) -> dict[str, list[int]]:
+    """Two kinds of candidates, scored by a real calibrated scorer: "artefacts" far from the
+    reference (the detectors love them) and "mergers" that are less extreme. The simulated user
+    finds the mergers interesting."""
     app.__dict__["embedder"] = FixedEmbedder()  # the cached_property's slot
     rng = np.random.default_rng(0)
     axes = np.eye(DIM)
     reference = unit(axes[0] + 0.1 * rng.standard_normal((80, DIM)))
     scorer = EnsembleScorer()
     scorer.fit(reference, group="survey", model_id=MODEL)
-    # Two kinds of candidates: "artefacts" far from the reference (the detectors love them)
-    # and "mergers" that are less extreme. The user finds the mergers interesting.
     artefacts = unit(axes[0] + 2.0 * axes[1] + 0.1 * rng.standard_normal((8, DIM)))
     mergers = unit(axes[0] + 0.9 * axes[2] + 0.1 * rng.standard_normal((8, DIM)))
     groups: dict[str, list[int]] = {"artefact": [], "merger": []}
@@ -67,6 +66,13 @@ async def runtime(tmp_path: Path) -> AsyncIterator[tuple[AgentRuntime, dict[str,
             groups["artefact" if i < 8 else "merger"].append(record.id)
 
     app.db(store)
+    return groups
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[tuple[AgentRuntime, dict[str, list[int]]]]:
+    app = AstroLensApp(paths=app_paths(tmp_path / "home"))
+    groups = populate(app)
     agent = AgentRuntime(app)
     yield agent, groups
     await agent.shutdown()
