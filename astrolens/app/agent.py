@@ -29,7 +29,7 @@ from astrolens.domain.events import (
 )
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.labels import Label, LabelValue
-from astrolens.domain.learning import TrainingRequest
+from astrolens.domain.learning import HeadPrediction, TrainingRequest
 from astrolens.domain.records import CandidateFilter as StoreFilter
 from astrolens.domain.records import CandidateOrder, LabelState, TrainingRun
 from astrolens.domain.scoring import Verdict
@@ -300,6 +300,10 @@ class AgentRuntime:
 
     async def training_runs(self) -> list[TrainingRun]:
         return await self._db(lambda r: r.training_runs())  # type: ignore[no-any-return]
+
+    async def predictions(self, image_id: int) -> list[HeadPrediction]:
+        found: list[HeadPrediction] = await self.learning.predictions(image_id)
+        return found
 
     async def retry_crossmatch(self, image_id: int) -> None:
         crossmatcher = self.app.crossmatcher

@@ -189,17 +189,31 @@ def candidates(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
+    from astrolens.app.learning import heads_dir, predict_with_heads
+
     app = AstroLensApp()
     try:
         candidate = app.db(lambda repo: repo.get_candidate(args.id))
+        predictions = []
+        if candidate is not None and heads_dir(app).is_dir():  # no heads: no model to load
+            model_id = app.embedder.model_id
+            vector = app.db(lambda repo: repo.embedding_vector(args.id, model_id))
+            predictions = predict_with_heads(heads_dir(app), model_id, vector)
     finally:
         app.close()
     if candidate is None:
         raise ConfigurationError(f"no candidate with id {args.id} (see `astrolens candidates`)")
     if args.json:
-        print(json.dumps(render.candidate_dict(candidate), indent=2))
+        data = render.candidate_dict(candidate)
+        data["predictions"] = [
+            {"task": p.task, "run_id": p.run_id, "top": [list(t) for t in p.top]}
+            for p in predictions
+        ]
+        print(json.dumps(data, indent=2))
     else:
         render.candidate_detail(_console(), candidate)
+        for p in predictions:
+            _console().print(f"  {p.text()}")
     return 0
 
 

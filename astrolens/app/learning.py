@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.embedding import Embedding
-from astrolens.domain.learning import TrainingRequest
+from astrolens.domain.learning import HeadPrediction, TrainingRequest
 from astrolens.domain.ports import EventSink
 from astrolens.domain.records import CandidateFilter, TrainingRun, TrainingStatus
 from astrolens.pipeline.executors import run_in
@@ -77,7 +78,7 @@ def promoted_head(heads: Path | None, task: str, model_id: str, dim: int | None 
     mean nothing for these vectors."""
     if heads is None:
         return None
-    path = heads / f"{task}.npz"
+    path = heads / head_file_name(task)
     if not path.exists():
         return None
     from astrolens.ml.learning.finetune import ClassifierHead
@@ -205,8 +206,33 @@ def heads_dir(app: AstroLensApp) -> Path:
     return Path(app.paths.models_dir) / "heads"
 
 
+def head_file_name(task: str) -> str:
+    """A file name for any task name ("dataset:Galaxy10_DECals" has a colon, which Windows
+    forbids): the head's own metadata keeps the real name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", task) + ".npz"
+
+
 def current_head_path(app: AstroLensApp, task: str) -> Path:
-    return heads_dir(app) / f"{task}.npz"
+    return heads_dir(app) / head_file_name(task)
+
+
+def predict_with_heads(heads: Path, model_id: str, vector: Any) -> list[HeadPrediction]:
+    """Blocking (ml thread): every promoted head of this model applied to one vector, the
+    labels head first."""
+    if vector is None or not heads.is_dir():
+        return []
+    found = []
+    for path in sorted(heads.glob("*.npz")):
+        head = promoted_head(heads, path.stem, model_id, len(vector))
+        if head is None:
+            continue
+        p = head.predict_proba(np.asarray(vector, dtype=np.float32)[None, :])[0]
+        order = np.argsort(-p, kind="mergesort")[:3]
+        task = str(head.meta.get("task", path.stem))
+        run = head.meta.get("run_id")
+        top = tuple((head.classes[i], float(p[i])) for i in order)
+        found.append(HeadPrediction(task, int(run) if run is not None else None, top))
+    return sorted(found, key=lambda h: (h.task != LABELS_TASK, h.task))
 
 
 def _embed_dataset(
@@ -608,6 +634,17 @@ class LearningService:
             ml=app.executors.ml,
             events=self._events,
         )
+
+    async def predictions(self, image_id: int) -> list[HeadPrediction]:
+        app = self.app
+        model_id = app.embedder.model_id
+        vector = await run_in(
+            app.executors.db, lambda: app.repository.embedding_vector(image_id, model_id)
+        )
+        found: list[HeadPrediction] = await run_in(
+            app.executors.ml, predict_with_heads, heads_dir(app), model_id, vector
+        )
+        return found
 
     async def training_runs(self) -> list[TrainingRun]:
         runs: list[TrainingRun] = await run_in(

@@ -31,6 +31,21 @@ class TrainingRequest:
     backbone_blocks: int = 0  # also train the backbone's last N blocks (torch; a new model)
 
 
+@dataclass(frozen=True, slots=True)
+class HeadPrediction:
+    """What one promoted head says about an image: its most likely classes, best first."""
+
+    task: str  # "labels" (interesting to you) or "dataset:<name>" (e.g. Galaxy10 morphology)
+    run_id: int | None  # the training run that produced the head
+    top: tuple[tuple[str, float], ...]  # (class, probability), at most three
+
+    def text(self) -> str:
+        what = "Your labels" if self.task == "labels" else self.task.removeprefix("dataset:")
+        classes = ", ".join(f"{name.replace('_', ' ')} {100 * p:.0f} %" for name, p in self.top)
+        run = f" (run {self.run_id})" if self.run_id is not None else ""
+        return f"{what}{run}: {classes}"
+
+
 class LearningController(Protocol):
     async def label_next(self, n: int = 10) -> list[Candidate]:
         """The unlabelled candidates whose labels would teach the ranking the most."""
@@ -50,3 +65,7 @@ class LearningController(Protocol):
     def training_active(self) -> bool: ...
 
     async def training_runs(self) -> list[TrainingRun]: ...
+
+    async def predictions(self, image_id: int) -> list[HeadPrediction]:
+        """What every promoted head of the current model says about this image."""
+        ...

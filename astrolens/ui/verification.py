@@ -90,6 +90,9 @@ class VerificationPanel(QWidget):
         self.score.setWordWrap(True)
         self.verdict = QLabel()
         self.verdict.setObjectName("heading")
+        self.predictions = QLabel()  # what the promoted heads say (your labels, morphology)
+        self.predictions.setWordWrap(True)
+        self.predictions.setObjectName("muted")
 
         self.services = _table(["Catalog", "State", "Radius", "Detail"])
         self.services.setMinimumHeight(180)
@@ -140,6 +143,7 @@ class VerificationPanel(QWidget):
         ll.addWidget(self.title)
         ll.addWidget(self.viewer, 1)
         ll.addWidget(self.score)
+        ll.addWidget(self.predictions)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(8, 0, 0, 0)
@@ -309,10 +313,20 @@ class VerificationPanel(QWidget):
         self.ned.setEnabled(has_sky)
         self.retry.setEnabled(has_sky)
         if first_show:
+            self.predictions.setText("")
+            spawn(self._show_predictions(cand.id), name="verify-predictions")
             self.note.setText(cand.label.note if cand.label else "")
             path = cand.image.image_path
             self.viewer.show_image(Path(path) if path else None)
         self._update_where()
+
+    async def _show_predictions(self, image_id: int) -> None:
+        ask = getattr(self.controller, "predictions", None)
+        if ask is None:
+            return
+        found = await ask(image_id)
+        if self.candidate is not None and self.candidate.id == image_id:
+            self.predictions.setText("<br>".join(p.text() for p in found))
 
     def _open_link(self, service: str) -> None:
         cand = self.candidate

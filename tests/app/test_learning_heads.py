@@ -6,7 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from astrolens.app.learning import LABEL_CLASSES, RankPool, load_pool, promoted_head, rank_pool
+from astrolens.app.learning import (
+    LABEL_CLASSES,
+    RankPool,
+    head_file_name,
+    load_pool,
+    predict_with_heads,
+    promoted_head,
+    rank_pool,
+)
 from astrolens.ml.learning.finetune import ClassifierHead
 
 DIM = 8
@@ -64,3 +72,27 @@ def test_load_pool_attaches_the_head_and_drops_one_of_other_classes(tmp_path: Pa
 
     _head("m", towards=1, path=tmp_path / "labels.npz", classes=("a", "b"))
     assert load_pool(Repo(), "m", tmp_path).head is None
+
+
+def test_every_promoted_head_of_this_model_speaks_labels_first(tmp_path: Path) -> None:
+    morphology = ("disturbed", "merging", "round", "spiral")
+    weight = np.zeros((4, DIM), np.float32)
+    weight[1, 2] = 10.0  # "merging" along axis 2
+    head = ClassifierHead("m", morphology, weight, np.zeros(4, np.float32))
+    head.meta.update({"task": "dataset:Galaxy10_DECals", "run_id": 7})
+    head.save(tmp_path / head_file_name("dataset:Galaxy10_DECals"))
+    labels = _head("m", towards=2, path=tmp_path / "labels.npz")
+    labels.meta.update({"task": "labels", "run_id": 8})
+    labels.save(tmp_path / "labels.npz")
+    _head("other", towards=2, path=tmp_path / "stale.npz")  # another backbone: silent
+
+    vector = np.zeros(DIM, np.float32)
+    vector[2] = 1.0
+    first, second = predict_with_heads(tmp_path, "m", vector)
+    assert first.task == "labels" and first.top[0][0] == "interesting" and first.run_id == 8
+    assert second.task == "dataset:Galaxy10_DECals" and len(second.top) == 3
+    assert second.top[0][0] == "merging" and second.top[0][1] > 0.9
+    assert second.text().startswith("Galaxy10_DECals (run 7): merging 100 %, disturbed 0 %")
+    assert predict_with_heads(tmp_path, "m", None) == []
+    assert predict_with_heads(tmp_path / "none", "m", vector) == []
+    assert ":" not in head_file_name("dataset:Galaxy10_DECals")

@@ -45,7 +45,7 @@ from astrolens.domain.events import (
 )
 from astrolens.domain.images import ImageGroup, ImageRecord, Provenance
 from astrolens.domain.labels import Label, LabelValue
-from astrolens.domain.learning import TRAINING_STAGE, TrainingRequest
+from astrolens.domain.learning import TRAINING_STAGE, HeadPrediction, TrainingRequest
 from astrolens.domain.ports import Notifier
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.domain.scoring import Calibration, ScoreResult, Thresholds, Verdict
@@ -507,6 +507,11 @@ class FakeController:
         self.calls.append(("label_next", n))
         unlabelled = [c for c in self.base if c.id not in self._labels]
         return unlabelled[:n]
+
+    async def predictions(self, image_id: int) -> list[HeadPrediction]:
+        """A morphology head, as a Galaxy10 run would have promoted it."""
+        top = (("merging", 0.71), ("disturbed", 0.18), ("round_smooth", 0.05))
+        return [HeadPrediction("dataset:Galaxy10_DECals", 3, top)]
 
     async def rerank(self) -> int:
         self.calls.append(("rerank", None))

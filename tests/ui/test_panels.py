@@ -111,6 +111,8 @@ def test_verification_is_keyboard_driven(qtbot: QtBot, controller: FakeControlle
     assert "error" in states
     assert "unreachable" in v.services.item(states.index("error"), 3).text()
     assert "incomplete" in v.verdict.text().lower()
+    # what the promoted heads say about it (here a Galaxy10 morphology head)
+    qtbot.waitUntil(lambda: "Galaxy10_DECals (run 3): merging 71 %" in v.predictions.text())
 
     v.simbad.click()
     v.ned.click()
