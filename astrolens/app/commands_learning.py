@@ -33,6 +33,12 @@ def add_learning_parsers(
     train.add_argument(
         "--dataset", type=Path, help="Galaxy10 DECaLS .h5 or a folder of class folders"
     )
+    train.add_argument(
+        "--with-labels",
+        action="store_true",
+        help="with --dataset: also your verification labels (the dataset's class folders "
+        "must be interesting / not_interesting)",
+    )
     train.add_argument("--epochs", type=int, default=200)
     train.add_argument("--lr", type=float, default=0.01)
     train.add_argument("--holdout", type=float, default=0.25)
@@ -81,7 +87,7 @@ def train(args: argparse.Namespace) -> int:
 
     request = TrainingRequest(
         dataset=args.dataset,
-        use_labels=args.dataset is None,
+        use_labels=args.dataset is None or args.with_labels,
         epochs=args.epochs,
         learning_rate=args.lr,
         holdout=args.holdout,

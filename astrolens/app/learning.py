@@ -235,6 +235,9 @@ def predict_with_heads(heads: Path, model_id: str, vector: Any) -> list[HeadPred
     return sorted(found, key=lambda h: (h.task != LABELS_TASK, h.task))
 
 
+Prepared = tuple[str, tuple[str, ...], Any, Any, list[str]]  # task, classes, x, y, strata
+
+
 def _embed_dataset(
     app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
 ) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
@@ -256,6 +259,44 @@ def _embed_dataset(
         progress(0.5 * sum(len(c) for c in chunks) / len(indices), "embedding the dataset")
     features = np.concatenate(chunks)
     return f"dataset:{data.name}", data.classes, features, np.concatenate(labels), []
+
+
+# Class-folder names that mean the labels' two classes (e.g. a folder of past discoveries).
+LABEL_ALIASES = {
+    "interesting": 1,
+    "true_positive": 1,
+    "tp": 1,
+    "not_interesting": 0,
+    "false_positive": 0,
+    "fp": 0,
+}
+
+
+def _with_labels(
+    app: AstroLensApp, classes: tuple[str, ...], x: Any, y: Any, strata: list[str]
+) -> Prepared:
+    """The dataset's rows joined to the verification labels, when its classes are the same
+    two ("interesting" / "not_interesting", or true/false positive): one head learns both."""
+    mapped = [LABEL_ALIASES.get(c.lower().replace(" ", "_").replace("-", "_")) for c in classes]
+    if None in mapped or len(set(mapped)) != 2:
+        raise ValueError(
+            f"the dataset's classes ({', '.join(classes)}) are not interesting / "
+            "not_interesting: train on it alone (without --with-labels), or name its class "
+            "folders interesting and not_interesting"
+        )
+    y_dataset = np.asarray([mapped[int(i)] for i in y])
+    own_strata = strata or ["dataset"] * len(y_dataset)
+    try:
+        _, _, xl, yl, sl = _label_data(app)
+    except ValueError:  # no usable labels yet: the dataset alone still trains the head
+        return LABELS_TASK, LABEL_CLASSES, x, y_dataset, own_strata
+    return (
+        LABELS_TASK,
+        LABEL_CLASSES,
+        np.concatenate([x, xl]),
+        np.concatenate([y_dataset, yl]),
+        [*own_strata, *sl],
+    )
 
 
 def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
@@ -280,9 +321,6 @@ def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list
     if len(set(ys)) < 2:
         raise ValueError("need true- and false-positive labels to train on the labels")
     return LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
-
-
-Prepared = tuple[str, tuple[str, ...], Any, Any, list[str]]  # task, classes, x, y, strata
 
 
 def run_finetune(
@@ -385,6 +423,8 @@ def _head_run(
     hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
     if request.dataset is not None:
         task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
+        if request.use_labels:  # the user's own labels plus a labelled set of the same kind
+            task, classes, x, y, strata = _with_labels(app, classes, x, y, strata)
     elif request.use_labels:
         task, classes, x, y, strata = _label_data(app)
     else:
@@ -486,6 +526,8 @@ def _backbone_run(
     from astrolens.ml.learning.datasets import dataset_images, open_labelled_dataset
     from astrolens.ml.learning.finetune import accuracy_metrics, should_promote
 
+    if request.dataset is not None and request.use_labels:
+        raise ValueError("a backbone run trains on a dataset or on the labels, not both at once")
     if request.dataset is not None:
         data = open_labelled_dataset(request.dataset)
         keys = np.arange(len(data))

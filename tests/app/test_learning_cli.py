@@ -46,3 +46,36 @@ def test_train_on_a_galaxy10_file_records_a_run(
 def test_train_without_labels_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train"]) != 0
     assert "true- and false-positive labels" in capsys.readouterr().err
+
+
+def _class_folders(root: Path, names: tuple[str, str], n: int = 8) -> None:
+    """Bright discs in the first class folder, dark noise in the second."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:64, :64]
+    for k, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            img = rng.integers(0, 40, (64, 64, 3), dtype=np.uint8)
+            if k == 0:
+                r = 10 + i
+                img[(yy - 32) ** 2 + (xx - 32) ** 2 < r**2] = 220
+            Image.fromarray(img).save(root / name / f"{i}.png")
+
+
+def test_a_dataset_of_the_labels_classes_trains_with_the_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _class_folders(tmp_path / "past", ("interesting", "not_interesting"))
+    code = main(["train", "--dataset", str(tmp_path / "past"), "--with-labels", "--epochs", "30"])
+    assert code == 0  # no labels yet: the dataset alone trains the labels head
+    capsys.readouterr()
+    assert main(["runs", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["status"] == "finished" and run["parameters"]["task"] == "labels"
+
+    _class_folders(tmp_path / "morph", ("spiral", "elliptical"))
+    code = main(["train", "--dataset", str(tmp_path / "morph"), "--with-labels"])
+    assert code != 0
+    assert "not interesting / not_interesting" in capsys.readouterr().err
