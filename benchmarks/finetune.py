@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     rows, features, _ = bench_features(args.bench, args.cache, verbose=False)
     print(
-        f"{'task':14} {'n':>4} {'held':>4} {'metric':18} {'before':>13} {'after':>13}"
+        f"{'task':22} {'n':>4} {'held':>4} {'metric':18} {'before':>13} {'after':>13}"
         f" {'change':>8} {'promoted':>8} {'s':>5}"
     )
     for name, builder in (("gz-morphology", gz_task), ("rings", rings_task)):
@@ -98,7 +98,7 @@ def main() -> None:
         for metric, pairs in results.items():
             b, a = np.array(pairs).T
             print(
-                f"{name:14} {len(y):4d} {held_n:4d} {metric:18}"
+                f"{name:22} {len(y):4d} {held_n:4d} {metric:18}"
                 f" {b.mean():6.3f}±{b.std():.3f} {a.mean():6.3f}±{a.std():.3f}"
                 f" {100 * (a - b).mean():+7.1f}pt {promoted:>4d}/{args.seeds} {seconds:5.1f}"
             )
@@ -151,7 +151,7 @@ def backbone_rows(args, rows, keep, y, strata, classes, name) -> None:
         b, a = np.array(got).T
         label = f"{name}+{args.blocks}blocks"
         print(
-            f"{label:14} {len(y):4d} {len(held):4d} {metric:18}"
+            f"{label:22} {len(y):4d} {len(held):4d} {metric:18}"
             f" {b.mean():6.3f}±{b.std():.3f} {a.mean():6.3f}±{a.std():.3f}"
             f" {100 * (a - b).mean():+7.1f}pt {promoted:>4d}/{args.backbone_seeds} {seconds:5.1f}"
         )
