@@ -39,8 +39,8 @@ def add_learning_parsers(
         help="with --dataset: also your verification labels (the dataset's class folders "
         "must be interesting / not_interesting)",
     )
-    train.add_argument("--epochs", type=int, default=200)
-    train.add_argument("--lr", type=float, default=0.01)
+    train.add_argument("--epochs", type=int, help="default: 200 for a head, 15 with --blocks")
+    train.add_argument("--lr", type=float, help="default: 0.01 for a head, 3e-4 with --blocks")
     train.add_argument("--holdout", type=float, default=0.25)
     train.add_argument("--max-images", type=int, help="use at most this many dataset images")
     train.add_argument(

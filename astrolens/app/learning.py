@@ -39,6 +39,7 @@ POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever
 # Photometry measured per re-rank at most (about 30 ms each incl. decoding): a label must
 # re-rank within seconds, so a large archive without photometry is caught up over several runs.
 PHOTOMETRY_PER_RUN = 200
+BACKBONE_MAX_IMAGES = 2000  # dataset images a backbone run uses unless told otherwise
 LABEL_CLASSES = ("not_interesting", "interesting")
 LABELS_TASK = "labels"  # the head trained on verification labels: P(interesting)
 
@@ -331,9 +332,7 @@ def run_finetune(
     With `request.backbone_blocks` the backbone's last blocks are trained too, which makes a
     new embedder (`efficientnet-lite0+ft-<digest>`): the run records it as `new_model`, and
     switching to it re-embeds the archive (AgentRuntime does that when the run ends)."""
-    from astrolens.ml.learning.finetune import HeadHyperParameters
-
-    hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
+    hp = _hyper_parameters(request)
     backbone = app.embedder.model_id
     description = str(request.dataset) if request.dataset else "verification labels"
     parameters = {**hp.as_dict(), "holdout": request.holdout, "backbone": backbone}
@@ -344,10 +343,12 @@ def run_finetune(
     try:
         if request.backbone_blocks:
             after, promoted, extra = _backbone_run(
-                app, request, run.id, outcome, progress, cancelled
+                app, request, hp, run.id, outcome, progress, cancelled
             )
         else:
-            after, promoted, extra = _head_run(app, request, run.id, outcome, progress, cancelled)
+            after, promoted, extra = _head_run(
+                app, request, hp, run.id, outcome, progress, cancelled
+            )
         before = outcome["before"]
         finished: TrainingRun = app.db(
             lambda r: r.finish_training_run(
@@ -379,6 +380,18 @@ def run_finetune(
         raise
 
 
+def _hyper_parameters(request: TrainingRequest) -> Any:
+    """The request's settings over the defaults of its kind of run."""
+    from astrolens.ml.learning.backbone import BackboneHyperParameters
+    from astrolens.ml.learning.finetune import HeadHyperParameters
+
+    kind: Any = BackboneHyperParameters if request.backbone_blocks else HeadHyperParameters
+    given: dict[str, Any] = {"epochs": request.epochs, "learning_rate": request.learning_rate}
+    if request.backbone_blocks:
+        given["blocks"] = request.backbone_blocks
+    return kind(**{k: v for k, v in given.items() if v is not None})
+
+
 def _baseline(
     app: AstroLensApp, task: str, classes: tuple[str, ...], x_held: Any, y_train: Any, y_held: Any
 ) -> dict[str, float]:
@@ -408,19 +421,14 @@ def _split(y: Any, strata: list[str], holdout: float, seed: int) -> tuple[Any, A
 def _head_run(
     app: AstroLensApp,
     request: TrainingRequest,
+    hp: Any,
     run_id: int,
     outcome: dict[str, Any],
     progress: ProgressFn,
     cancelled: CancelledFn,
 ) -> tuple[dict[str, float], bool, dict[str, Any]]:
-    from astrolens.ml.learning.finetune import (
-        HeadHyperParameters,
-        accuracy_metrics,
-        should_promote,
-        train_head,
-    )
+    from astrolens.ml.learning.finetune import accuracy_metrics, should_promote, train_head
 
-    hp = HeadHyperParameters(epochs=request.epochs, learning_rate=request.learning_rate)
     if request.dataset is not None:
         task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
         if request.use_labels:  # the user's own labels plus a labelled set of the same kind
@@ -510,6 +518,7 @@ def _torch_lite0(app: AstroLensApp) -> Any:
 def _backbone_run(
     app: AstroLensApp,
     request: TrainingRequest,
+    hp: Any,
     run_id: int,
     outcome: dict[str, Any],
     progress: ProgressFn,
@@ -518,11 +527,7 @@ def _backbone_run(
     from astrolens.ml.embedders.efficientnet_lite import save_fine_tuned
     from astrolens.ml.embedders.preprocess import to_batch
     from astrolens.ml.features.multiview import centre_crop
-    from astrolens.ml.learning.backbone import (
-        BackboneHyperParameters,
-        embed_with,
-        finetune_backbone,
-    )
+    from astrolens.ml.learning.backbone import embed_with, finetune_backbone
     from astrolens.ml.learning.datasets import dataset_images, open_labelled_dataset
     from astrolens.ml.learning.finetune import accuracy_metrics, should_promote
 
@@ -531,16 +536,15 @@ def _backbone_run(
     if request.dataset is not None:
         data = open_labelled_dataset(request.dataset)
         keys = np.arange(len(data))
-        if request.max_images is not None and request.max_images < len(data):
-            keys = np.sort(np.random.default_rng(0).choice(len(data), request.max_images, False))
+        # every image's frozen activations are cached (4 views, ~150 kB each): cap the set
+        cap = request.max_images or BACKBONE_MAX_IMAGES
+        if cap < len(data):
+            keys = np.sort(np.random.default_rng(0).choice(len(data), cap, False))
         images, y, strata = dataset_images(data, keys.tolist()), data.labels[keys], []
         task, classes = f"dataset:{data.name}", data.classes
     else:
         images, y, strata = _label_images(app)
         task, classes = LABELS_TASK, LABEL_CLASSES
-    hp = BackboneHyperParameters(
-        blocks=request.backbone_blocks, epochs=min(request.epochs, 50), seed=0
-    )
     train, held = _split(y, strata, request.holdout, hp.seed)
     lite0, crop = _torch_lite0(app)
 

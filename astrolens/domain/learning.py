@@ -24,8 +24,8 @@ class TrainingRequest:
 
     dataset: Path | None = None  # a Galaxy10-style .h5 or a folder-per-class tree
     use_labels: bool = True  # the verification labels (true/false positive)
-    epochs: int = 200
-    learning_rate: float = 0.01
+    epochs: int | None = None  # None: the default of the kind of run (head 200, backbone 15)
+    learning_rate: float | None = None  # None: likewise (head 0.01, backbone 3e-4)
     holdout: float = 0.25  # fraction of each (stratum, class) cell held out for promotion
     max_images: int | None = None  # cap on dataset images (embedding them is the slow part)
     backbone_blocks: int = 0  # also train the backbone's last N blocks (torch; a new model)
