@@ -300,27 +300,36 @@ def _with_labels(
     )
 
 
-def _label_data(app: AstroLensApp) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
-    model_id = app.embedder.model_id
+def _labelled(app: AstroLensApp, pick: Any) -> tuple[list[Any], list[int], list[str]]:
+    """(what `pick(repo, image_id, record)` gives, 1 = interesting, source) for every image
+    whose latest label is true or false positive and that `pick` can use (not None)."""
 
     def read(repo: Any) -> tuple[list[Any], list[int], list[str]]:
-        vectors, ys, strata = [], [], []
+        items, ys, strata = [], [], []
         latest = {label.image_id: label for label in repo.labels()}  # ascending: latest wins
         for image_id, label in sorted(latest.items()):
-            if label.value.value == "unsure":
-                continue
-            vector = repo.embedding_vector(image_id, model_id)
             record = repo.get_image(image_id)
-            if vector is None or record is None:
+            if label.value.value == "unsure" or record is None:
                 continue
-            vectors.append(vector)
+            item = pick(repo, image_id, record)
+            if item is None:
+                continue
+            items.append(item)
             ys.append(1 if label.value.value == "true_positive" else 0)
             strata.append(record.provenance.source_id)
-        return vectors, ys, strata
+        return items, ys, strata
 
-    vectors, ys, strata = app.db(read)
+    items, ys, strata = app.db(read)
     if len(set(ys)) < 2:
         raise ValueError("need true- and false-positive labels to train on the labels")
+    return items, ys, strata
+
+
+def _label_data(app: AstroLensApp) -> Prepared:
+    model_id = app.embedder.model_id
+    vectors, ys, strata = _labelled(
+        app, lambda repo, image_id, _record: repo.embedding_vector(image_id, model_id)
+    )
     return LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
 
 
@@ -339,17 +348,10 @@ def run_finetune(
     if request.backbone_blocks:
         parameters["backbone_blocks"] = request.backbone_blocks
     run = app.db(lambda r: r.add_training_run(backbone, parameters, description))
-    outcome: dict[str, Any] = {"before": {}}
+    job = _Run(app, request, hp, run.id, progress, cancelled)
     try:
-        if request.backbone_blocks:
-            after, promoted, extra = _backbone_run(
-                app, request, hp, run.id, outcome, progress, cancelled
-            )
-        else:
-            after, promoted, extra = _head_run(
-                app, request, hp, run.id, outcome, progress, cancelled
-            )
-        before = outcome["before"]
+        after, promoted, extra = (_backbone_run if request.backbone_blocks else _head_run)(job)
+        before = job.before
         finished: TrainingRun = app.db(
             lambda r: r.finish_training_run(
                 run.id,
@@ -370,7 +372,7 @@ def run_finetune(
             lambda r: r.finish_training_run(
                 run.id,
                 status=TrainingStatus.FAILED,
-                metrics_before=outcome["before"],
+                metrics_before=job.before,
                 metrics_after={},
                 promoted=False,
                 parameters={"error": reason},
@@ -378,6 +380,20 @@ def run_finetune(
         )
         log.warning("training run %s ended: %s", run.id, reason)
         raise
+
+
+@dataclass
+class _Run:
+    """What one fine-tuning run works with; `before` is filled in once it is measured, so a
+    failed run still records it."""
+
+    app: AstroLensApp
+    request: TrainingRequest
+    hp: Any  # HeadHyperParameters or BackboneHyperParameters
+    run_id: int
+    progress: ProgressFn
+    cancelled: CancelledFn
+    before: dict[str, float] = field(default_factory=dict)
 
 
 def _hyper_parameters(request: TrainingRequest) -> Any:
@@ -418,15 +434,9 @@ def _split(y: Any, strata: list[str], holdout: float, seed: int) -> tuple[Any, A
     return train, held
 
 
-def _head_run(
-    app: AstroLensApp,
-    request: TrainingRequest,
-    hp: Any,
-    run_id: int,
-    outcome: dict[str, Any],
-    progress: ProgressFn,
-    cancelled: CancelledFn,
-) -> tuple[dict[str, float], bool, dict[str, Any]]:
+def _head_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    app, request, hp = job.app, job.request, job.hp
+    progress, cancelled = job.progress, job.cancelled
     from astrolens.ml.learning.finetune import accuracy_metrics, should_promote, train_head
 
     if request.dataset is not None:
@@ -438,7 +448,7 @@ def _head_run(
     else:
         raise ValueError("nothing to train on: give a dataset or use the labels")
     train, held = _split(y, strata, request.holdout, hp.seed)
-    outcome["before"] = before = _baseline(app, task, classes, x[held], y[train], y[held])
+    job.before = before = _baseline(app, task, classes, x[held], y[train], y[held])
     start = 0.5 if request.dataset is not None else 0.0
 
     def head_progress(fraction: float, message: str) -> None:
@@ -456,7 +466,7 @@ def _head_run(
     after = accuracy_metrics(y[held], head.predict(x[held]), len(classes))
     promoted = should_promote(before, after)
     if promoted:
-        head.meta.update({"task": task, "run_id": run_id})
+        head.meta.update({"task": task, "run_id": job.run_id})
         head.save(current_head_path(app, task))
     after["train_n"] = float(len(train))
     return after, promoted, {"task": task}
@@ -467,23 +477,11 @@ def _label_images(app: AstroLensApp) -> tuple[Any, Any, list[str]]:
     from astrolens.app.batch_score import _decode_whole
     from astrolens.ml.learning.datasets import LazyImages
 
-    def read(repo: Any) -> tuple[list[str], list[int], list[str]]:
-        paths, ys, strata = [], [], []
-        latest = {label.image_id: label for label in repo.labels()}
-        for image_id, label in sorted(latest.items()):
-            record = repo.get_image(image_id)
-            if label.value.value == "unsure" or record is None or not record.image_path:
-                continue
-            if not Path(record.image_path).exists():
-                continue  # its file is gone: nothing to train on
-            paths.append(record.image_path)
-            ys.append(1 if label.value.value == "true_positive" else 0)
-            strata.append(record.provenance.source_id)
-        return paths, ys, strata
+    def stored_file(_repo: Any, _image_id: int, record: Any) -> str | None:
+        path = record.image_path
+        return path if path and Path(path).exists() else None  # gone: nothing to train on
 
-    paths, ys, strata = app.db(read)
-    if len(set(ys)) < 2:
-        raise ValueError("need true- and false-positive labels to train on the labels")
+    paths, ys, strata = _labelled(app, stored_file)
 
     def decode(keys: Any) -> list[Any]:
         return [_decode_whole(app.decoder, Path(paths[k])).pixels for k in keys]
@@ -515,15 +513,9 @@ def _torch_lite0(app: AstroLensApp) -> Any:
     return embedder, float(crops[0])
 
 
-def _backbone_run(
-    app: AstroLensApp,
-    request: TrainingRequest,
-    hp: Any,
-    run_id: int,
-    outcome: dict[str, Any],
-    progress: ProgressFn,
-    cancelled: CancelledFn,
-) -> tuple[dict[str, float], bool, dict[str, Any]]:
+def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    app, request, hp = job.app, job.request, job.hp
+    progress, cancelled = job.progress, job.cancelled
     from astrolens.ml.embedders.efficientnet_lite import save_fine_tuned
     from astrolens.ml.embedders.preprocess import to_batch
     from astrolens.ml.features.multiview import centre_crop
@@ -554,7 +546,7 @@ def _backbone_run(
 
     held_images = images.subset(held.tolist())
     current = embed_with(lite0._network, held_images, batch)
-    outcome["before"] = before = _baseline(app, task, classes, current, y[train], y[held])
+    job.before = before = _baseline(app, task, classes, current, y[train], y[held])
     tuned = finetune_backbone(
         lite0._network,
         images.subset(train.tolist()),
@@ -582,7 +574,7 @@ def _backbone_run(
         backbone = create_embedder(spec, models_dir=Path(app.paths.models_dir))
         model_id = product_view(backbone).model_id
         tuned.head.backbone_model_id = model_id
-        tuned.head.meta.update({"task": task, "run_id": run_id})
+        tuned.head.meta.update({"task": task, "run_id": job.run_id})
         tuned.head.save(current_head_path(app, task))
         extra.update({"new_model": spec, "new_model_id": model_id})
     return after, promoted, extra

@@ -145,27 +145,21 @@ def create_embedder(
         # ONNX Runtime is the default inference path: the same vectors as torch (cosine
         # 1.000000 on the bench, hence the same model_id) at several times the speed on a CPU.
         # `+torch` forces torch (fine-tuning works on the torch module); bf16 is torch-only.
+        weights = None
         if fine_tuned:
             # A fine-tuned backbone is a torch state dict: it runs on torch only.
             from astrolens.ml.embedders.efficientnet_lite import fine_tuned_path
 
             if want_onnx or not torch_available():
                 raise ModelUnavailableError(f"{spec!r}: a fine-tuned backbone needs torch")
-            path = fine_tuned_path(models_dir, fine_tuned[-1])
-            if not path.exists():
-                raise ModelUnavailableError(f"{spec!r}: no fine-tuned weights at {path}")
-            try:
-                return EfficientNetLite0Embedder(
-                    weights_path=path,
-                    precision=precision,
-                    tta=tta,
-                    batch_size=batch_size,
-                    input_size=sizes[-1] if sizes else INPUT_SIZE,
-                )
-            except ValueError as exc:
-                raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
-        default_onnx = not want_torch and precision == "fp32" and onnxruntime_available()
-        if want_onnx or default_onnx or (not torch_available() and onnxruntime_available()):
+            weights = fine_tuned_path(models_dir, fine_tuned[-1])
+            if not weights.exists():
+                raise ModelUnavailableError(f"{spec!r}: no fine-tuned weights at {weights}")
+        default_onnx = (
+            weights is None and not want_torch and precision == "fp32" and onnxruntime_available()
+        )
+        no_torch = weights is None and not torch_available() and onnxruntime_available()
+        if want_onnx or default_onnx or no_torch:
             if precision != "fp32":
                 raise UnknownEmbedderError(f"{spec!r}: ONNX Runtime runs fp32 only (no +bf16)")
             if want_onnx and not onnxruntime_available():
@@ -183,6 +177,7 @@ def create_embedder(
 
         try:
             return EfficientNetLite0Embedder(
+                weights_path=weights,
                 precision=precision,
                 tta=tta,
                 batch_size=batch_size,

@@ -17,6 +17,7 @@ Blocking (torch): run it on the training thread.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,15 +48,7 @@ class BackboneHyperParameters:
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "blocks": self.blocks,
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "views": self.views,
-            "seed": self.seed,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -12,6 +12,7 @@ beat the majority-class guess.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -39,13 +40,7 @@ class HeadHyperParameters:
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass
