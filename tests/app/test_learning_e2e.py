@@ -156,3 +156,31 @@ async def test_cancelled_training_is_recorded_as_failed(runtime) -> None:
     await agent.learning.runner.wait()
     (run,) = await agent.training_runs()
     assert run.status is TrainingStatus.FAILED and not run.promoted
+
+
+async def test_a_long_training_run_blocks_neither_the_loop_nor_the_ranking(runtime) -> None:
+    agent, groups = runtime
+    for i in groups["artefact"][:4]:
+        await agent.label(i, LabelValue.FALSE_POSITIVE)
+    for i in groups["merger"][:4]:
+        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    agent.train(TrainingRequest(epochs=100_000))  # minutes of work on its own thread
+    assert agent.training_active
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    beat = asyncio.create_task(heartbeat())
+    # labels, re-ranking and "label next" go on while it trains
+    await asyncio.wait_for(agent.label(groups["merger"][5], LabelValue.TRUE_POSITIVE), 10)
+    assert len(await asyncio.wait_for(agent.label_next(3), 10)) == 3
+    await asyncio.sleep(0.3)
+    beat.cancel()
+    assert agent.training_active, "still training"
+    assert ticks >= 5, "the event loop kept running"
+    agent.cancel_training()
+    await agent.learning.runner.wait()
