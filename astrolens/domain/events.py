@@ -86,6 +86,16 @@ class Progress:
     stage: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TrainingEnded:
+    """A fine-tuning run stopped: finished (kept or not), failed or cancelled. Its record in
+    the store says which and why."""
+
+    name: str
+    ok: bool
+    message: str = ""
+
+
 Event = (
     PipelineStateChanged
     | CycleStarted
@@ -97,4 +107,5 @@ Event = (
     | ImageQuarantined
     | SourceStatusChanged
     | Progress
+    | TrainingEnded
 )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from astrolens.domain.embedding import Embedding, require_same_model
-from astrolens.domain.events import Progress
+from astrolens.domain.events import Progress, TrainingEnded
 from astrolens.domain.learning import REEMBED_STAGE, TRAINING_STAGE
 from astrolens.domain.ports import EventSink
 from astrolens.pipeline.executors import run_in
@@ -124,11 +124,21 @@ class TrainingRunner:
             loop.call_soon_threadsafe(publish, fraction, message)
 
         async def run() -> T:
-            return await run_in(self._executor, job, progress, cancel.is_set)
+            try:
+                result = await run_in(self._executor, job, progress, cancel.is_set)
+            except BaseException as exc:
+                self._ended(name, False, "cancelled" if cancel.is_set() else str(exc)[:200])
+                raise
+            self._ended(name, True)
+            return result
 
         task: asyncio.Task[T] = loop.create_task(run(), name=f"astrolens-train-{name}")
         self._task = task
         return task
+
+    def _ended(self, name: str, ok: bool, message: str = "") -> None:
+        if self._events is not None:
+            self._events(TrainingEnded(name, ok, message))
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check; the task then ends with its exception."""

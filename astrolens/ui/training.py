@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.domain.events import Event, Progress
+from astrolens.domain.events import Event, Progress, TrainingEnded
 from astrolens.domain.learning import TRAINING_STAGE, LearningController, TrainingRequest
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.ui.tasks import spawn
@@ -39,6 +39,10 @@ def summary_text(runs: list[TrainingRun]) -> str:
     kept = [r for r in runs if r.promoted]
     if not runs:
         return "No training runs yet. Label candidates, then train on your labels."
+    latest_run = max(runs, key=lambda r: r.id)
+    if latest_run.status is TrainingStatus.FAILED:
+        why = str(latest_run.parameters.get("error", "")) or "no reason recorded"
+        return f"Run {latest_run.id} did not finish: {why}. The current model is unchanged."
     if not kept:
         return f"{len(runs)} run(s); none beat the current model on held-out labels."
     latest = max(kept, key=lambda r: r.id)
@@ -109,7 +113,9 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(active)
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, Progress) and event.stage == TRAINING_STAGE:
+        if isinstance(event, TrainingEnded):  # failed and cancelled runs send no 100 %
+            self.refresh()
+        elif isinstance(event, Progress) and event.stage == TRAINING_STAGE:
             self.progress.show()
             self.progress.setValue(event.done)
             if event.done >= event.total:
@@ -148,7 +154,10 @@ class TrainingPanel(QWidget):
                 "yes" if run.promoted else "no",
             )
             for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if run.parameters.get("error"):
+                    item.setToolTip(str(run.parameters["error"]))
+                self.table.setItem(row, column, item)
         self.table.resizeColumnsToContents()  # dates and model names are read whole
         self.summary.setText(summary_text(runs))
         if not any(r.status is TrainingStatus.RUNNING for r in runs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import h5py
@@ -125,3 +126,13 @@ def test_folder_per_class_tree(tmp_path: Path) -> None:
     assert batch[0].shape == (12, 10, 3) and batch[0][0, 0, 0] == 1.0 and batch[2][0, 0, 0] == 0
     with pytest.raises(DatasetError):
         open_class_folders(tmp_path / "ring")
+
+
+def test_without_torch_training_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desktop bundle has no torch: a run must end with a reason a user can act on."""
+    from astrolens.ml.embedders.errors import ModelUnavailableError
+    from astrolens.ml.learning.finetune import train_head
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    with pytest.raises(ModelUnavailableError, match="torch is not available in this build"):
+        train_head(np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1]), ("a", "b"), "m")

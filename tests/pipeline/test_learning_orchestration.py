@@ -103,3 +103,25 @@ async def test_prepare_runs_on_io_between_load_and_rank() -> None:
         )
     for pool in (db, ml, io):
         pool.shutdown()
+
+
+async def test_every_training_run_ends_with_an_event_even_a_failed_one() -> None:
+    from astrolens.domain.events import TrainingEnded
+    from astrolens.pipeline.learning import TrainingRunner
+
+    pool = ThreadPoolExecutor(1)
+    events: list[object] = []
+    runner = TrainingRunner(pool, events.append)
+    assert await runner.start("ok", lambda progress, cancelled: 42) == 42
+
+    def broken(progress, cancelled):
+        raise ValueError("need true- and false-positive labels")
+
+    with pytest.raises(ValueError):
+        await runner.start("broken", broken)
+    ended = [e for e in events if isinstance(e, TrainingEnded)]
+    assert ended == [
+        TrainingEnded("ok", True),
+        TrainingEnded("broken", False, "need true- and false-positive labels"),
+    ]
+    pool.shutdown()

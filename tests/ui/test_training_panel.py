@@ -39,3 +39,30 @@ def test_training_panel_lists_runs_and_trains(qtbot: QtBot, controller: FakeCont
     win.resize(1100, 600)
     qtbot.wait(50)
     win.grab().save(str(SCREENSHOTS / "training_panel.png"))
+
+
+def test_a_failed_run_says_why(qtbot: QtBot, controller: FakeController) -> None:
+    from datetime import UTC, datetime
+
+    from astrolens.domain.records import TrainingRun, TrainingStatus
+    from astrolens.ui.training import TrainingPanel
+
+    panel = TrainingPanel(controller)
+    qtbot.addWidget(panel)
+    failed = TrainingRun(
+        id=4,
+        model_id="m",
+        parameters={"error": "torch is not available in this build"},
+        data_description="verification labels",
+        started_at=datetime.now(UTC),
+        status=TrainingStatus.FAILED,
+    )
+    panel.show_runs([failed])
+    assert "Run 4 did not finish: torch is not available" in panel.summary.text()
+    assert "unchanged" in panel.summary.text()
+    assert "torch" in panel.table.item(0, 4).toolTip()
+
+    from astrolens.domain.events import TrainingEnded
+
+    with qtbot.waitSignal(panel.runs_loaded, timeout=5000):  # a failed run sends no 100 %
+        panel._on_event(TrainingEnded("labels", False, "cancelled"))

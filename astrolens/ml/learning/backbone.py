@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from astrolens.ml.embedders.torch_runtime import torch_module
 from astrolens.ml.learning.finetune import (
     ClassifierHead,
     HeadHyperParameters,
@@ -96,7 +97,7 @@ class _Tail:
 
 def embed_with(network: Any, images: Sequence[Any], batch: BatchFn) -> npt.NDArray[np.float32]:
     """L2-normalised pooled features of `network` (what the embedder will produce)."""
-    import torch
+    torch = torch_module()  # one clear message where torch is missing (the bundle)
 
     tail = _Tail(network, 0)
     out = []
@@ -125,7 +126,7 @@ def finetune_backbone(
     The head is first fitted on the frozen features (the product's `train_head`), so the
     blocks start from a sensible gradient instead of a random head's noise.
     """
-    import torch
+    torch = torch_module()  # one clear message where torch is missing (the bundle)
 
     hp = params or BackboneHyperParameters()
     y_all = np.asarray(labels, dtype=np.int64)

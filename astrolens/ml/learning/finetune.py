@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from astrolens.ml.embedders.torch_runtime import torch_module
+
 ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
@@ -150,7 +152,7 @@ def train_head(
     cancelled: CancelledFn | None = None,
 ) -> ClassifierHead:
     """Full-batch-ish AdamW on a linear softmax head, class-balanced loss. Blocking (torch)."""
-    import torch
+    torch = torch_module()  # one clear message where torch is missing (the bundle)
 
     hp = params or HeadHyperParameters()
     x = torch.as_tensor(np.asarray(features, dtype=np.float32))
