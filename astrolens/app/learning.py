@@ -236,12 +236,23 @@ def predict_with_heads(heads: Path, model_id: str, vector: Any) -> list[HeadPred
     return sorted(found, key=lambda h: (h.task != LABELS_TASK, h.task))
 
 
-Prepared = tuple[str, tuple[str, ...], Any, Any, list[str]]  # task, classes, x, y, strata
+@dataclass
+class Prepared:
+    """A run's rows: features `x`, class indices `y`, the stratum (source) of each row and a
+    stable key ("image:12", "Galaxy10_DECals#345") that later runs use to tell which rows a
+    head was trained on."""
+
+    task: str
+    classes: tuple[str, ...]
+    x: Any
+    y: Any
+    strata: list[str]
+    keys: list[str]
 
 
 def _embed_dataset(
     app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
-) -> tuple[str, tuple[str, ...], Any, Any, list[str]]:
+) -> Prepared:
     from astrolens.ml.learning.datasets import open_labelled_dataset
     from astrolens.ml.learning.finetune import TrainingCancelled
 
@@ -259,7 +270,10 @@ def _embed_dataset(
         labels.append(batch_labels)
         progress(0.5 * sum(len(c) for c in chunks) / len(indices), "embedding the dataset")
     features = np.concatenate(chunks)
-    return f"dataset:{data.name}", data.classes, features, np.concatenate(labels), []
+    keys = [f"{data.name}#{i}" for i in indices.tolist()]
+    return Prepared(
+        f"dataset:{data.name}", data.classes, features, np.concatenate(labels), [], keys
+    )
 
 
 # Class-folder names that mean the labels' two classes (e.g. a folder of past discoveries).
@@ -273,11 +287,10 @@ LABEL_ALIASES = {
 }
 
 
-def _with_labels(
-    app: AstroLensApp, classes: tuple[str, ...], x: Any, y: Any, strata: list[str]
-) -> Prepared:
+def _with_labels(app: AstroLensApp, data: Prepared) -> Prepared:
     """The dataset's rows joined to the verification labels, when its classes are the same
     two ("interesting" / "not_interesting", or true/false positive): one head learns both."""
+    classes = data.classes
     mapped = [LABEL_ALIASES.get(c.lower().replace(" ", "_").replace("-", "_")) for c in classes]
     if None in mapped or len(set(mapped)) != 2:
         raise ValueError(
@@ -285,27 +298,35 @@ def _with_labels(
             "not_interesting: train on it alone (without --with-labels), or name its class "
             "folders interesting and not_interesting"
         )
-    y_dataset = np.asarray([mapped[int(i)] for i in y])
-    own_strata = strata or ["dataset"] * len(y_dataset)
-    try:
-        _, _, xl, yl, sl = _label_data(app)
-    except ValueError:  # no usable labels yet: the dataset alone still trains the head
-        return LABELS_TASK, LABEL_CLASSES, x, y_dataset, own_strata
-    return (
+    y_dataset = np.asarray([mapped[int(i)] for i in data.y])
+    mine = Prepared(
         LABELS_TASK,
         LABEL_CLASSES,
-        np.concatenate([x, xl]),
-        np.concatenate([y_dataset, yl]),
-        [*own_strata, *sl],
+        data.x,
+        y_dataset,
+        data.strata or ["dataset"] * len(y_dataset),
+        data.keys,
+    )
+    try:
+        labels = _label_data(app)
+    except ValueError:  # no usable labels yet: the dataset alone still trains the head
+        return mine
+    return Prepared(
+        LABELS_TASK,
+        LABEL_CLASSES,
+        np.concatenate([mine.x, labels.x]),
+        np.concatenate([mine.y, labels.y]),
+        [*mine.strata, *labels.strata],
+        [*mine.keys, *labels.keys],
     )
 
 
-def _labelled(app: AstroLensApp, pick: Any) -> tuple[list[Any], list[int], list[str]]:
-    """(what `pick(repo, image_id, record)` gives, 1 = interesting, source) for every image
-    whose latest label is true or false positive and that `pick` can use (not None)."""
+def _labelled(app: AstroLensApp, pick: Any) -> tuple[list[Any], list[int], list[str], list[str]]:
+    """(what `pick(repo, image_id, record)` gives, 1 = interesting, source, key) for every
+    image whose latest label is true or false positive and that `pick` can use (not None)."""
 
-    def read(repo: Any) -> tuple[list[Any], list[int], list[str]]:
-        items, ys, strata = [], [], []
+    def read(repo: Any) -> tuple[list[Any], list[int], list[str], list[str]]:
+        items, ys, strata, keys = [], [], [], []
         latest = {label.image_id: label for label in repo.labels()}  # ascending: latest wins
         for image_id, label in sorted(latest.items()):
             record = repo.get_image(image_id)
@@ -317,20 +338,21 @@ def _labelled(app: AstroLensApp, pick: Any) -> tuple[list[Any], list[int], list[
             items.append(item)
             ys.append(1 if label.value.value == "true_positive" else 0)
             strata.append(record.provenance.source_id)
-        return items, ys, strata
+            keys.append(f"image:{image_id}")
+        return items, ys, strata, keys
 
-    items, ys, strata = app.db(read)
+    items, ys, strata, keys = app.db(read)
     if len(set(ys)) < 2:
         raise ValueError("need true- and false-positive labels to train on the labels")
-    return items, ys, strata
+    return items, ys, strata, keys
 
 
 def _label_data(app: AstroLensApp) -> Prepared:
     model_id = app.embedder.model_id
-    vectors, ys, strata = _labelled(
+    vectors, ys, strata, keys = _labelled(
         app, lambda repo, image_id, _record: repo.embedding_vector(image_id, model_id)
     )
-    return LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata
+    return Prepared(LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata, keys)
 
 
 def run_finetune(
@@ -408,21 +430,30 @@ def _hyper_parameters(request: TrainingRequest) -> Any:
     return kind(**{k: v for k, v in given.items() if v is not None})
 
 
-def _baseline(
-    app: AstroLensApp, task: str, classes: tuple[str, ...], x_held: Any, y_train: Any, y_held: Any
-) -> dict[str, float]:
-    """What the run must beat on the held-out rows: the current head of this task and
-    backbone, or (with none yet) the majority-class guess."""
+def _compare(
+    app: AstroLensApp, data: Prepared, train: Any, held: Any, x_held: Any
+) -> tuple[dict[str, float], Any]:
+    """What the run must beat, and on which held-out rows: the current head of this task and
+    backbone, scored only on held-out rows it was not trained on (a head looks better on its
+    own training rows, which would keep every later head from being promoted), or, with no
+    current head, the majority-class guess. Returns (metrics, positions within `held`)."""
     from astrolens.ml.learning.finetune import ClassifierHead, accuracy_metrics, majority_metrics
 
-    before = majority_metrics(y_train, y_held, len(classes))
-    before["baseline_is_majority"] = 1.0
-    current = current_head_path(app, task)
-    if current.exists():
-        old = ClassifierHead.load(current)
-        if old.classes == classes and old.backbone_model_id == app.embedder.model_id:
-            before = accuracy_metrics(y_held, old.predict(x_held), len(classes))
-    return before
+    rows = np.arange(len(held))
+    current = current_head_path(app, data.task)
+    old = ClassifierHead.load(current) if current.exists() else None
+    if old is None or old.classes != data.classes or old.backbone_model_id != app.embedder.model_id:
+        before = majority_metrics(data.y[train], data.y[held], len(data.classes))
+        before["baseline_is_majority"] = 1.0
+        return before, rows
+    seen = set(old.meta.get("trained_on", []))
+    unseen = np.array([i for i in rows if data.keys[held[i]] not in seen], dtype=np.int64)
+    if len(unseen) >= 2:
+        rows = unseen
+    y_held = data.y[held][rows]
+    before = accuracy_metrics(y_held, old.predict(np.asarray(x_held)[rows]), len(data.classes))
+    before["unseen_by_current"] = float(len(rows) == len(unseen))
+    return before, rows
 
 
 def _split(y: Any, strata: list[str], holdout: float, seed: int) -> tuple[Any, Any]:
@@ -440,15 +471,16 @@ def _head_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
     from astrolens.ml.learning.finetune import accuracy_metrics, should_promote, train_head
 
     if request.dataset is not None:
-        task, classes, x, y, strata = _embed_dataset(app, request, progress, cancelled)
+        data = _embed_dataset(app, request, progress, cancelled)
         if request.use_labels:  # the user's own labels plus a labelled set of the same kind
-            task, classes, x, y, strata = _with_labels(app, classes, x, y, strata)
+            data = _with_labels(app, data)
     elif request.use_labels:
-        task, classes, x, y, strata = _label_data(app)
+        data = _label_data(app)
     else:
         raise ValueError("nothing to train on: give a dataset or use the labels")
-    train, held = _split(y, strata, request.holdout, hp.seed)
-    job.before = before = _baseline(app, task, classes, x[held], y[train], y[held])
+    x, y = data.x, data.y
+    train, held = _split(y, data.strata, request.holdout, hp.seed)
+    job.before, rows = _compare(app, data, train, held, x[held])
     start = 0.5 if request.dataset is not None else 0.0
 
     def head_progress(fraction: float, message: str) -> None:
@@ -457,23 +489,32 @@ def _head_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
     head = train_head(
         x[train],
         y[train],
-        classes,
+        data.classes,
         app.embedder.model_id,
         hp,
         progress=head_progress,
         cancelled=cancelled,
     )
-    after = accuracy_metrics(y[held], head.predict(x[held]), len(classes))
-    promoted = should_promote(before, after)
+    compared = held[rows]
+    after = accuracy_metrics(y[compared], head.predict(x[compared]), len(data.classes))
+    promoted = should_promote(job.before, after)
     if promoted:
-        head.meta.update({"task": task, "run_id": job.run_id})
-        head.save(current_head_path(app, task))
+        head.meta.update(
+            {"task": data.task, "run_id": job.run_id, "trained_on": _keys(data, train)}
+        )
+        head.save(current_head_path(app, data.task))
     after["train_n"] = float(len(train))
-    return after, promoted, {"task": task}
+    return after, promoted, {"task": data.task}
 
 
-def _label_images(app: AstroLensApp) -> tuple[Any, Any, list[str]]:
-    """The labelled images' pixels (read lazily from the archive), labels and sources."""
+def _keys(data: Prepared, rows: Any) -> list[str]:
+    """The training rows' keys, kept with a labels head (a few per label) so that the next
+    run compares on labels neither head has seen; a dataset's split is the same every run."""
+    return [data.keys[int(i)] for i in rows] if data.task == LABELS_TASK else []
+
+
+def _label_images(app: AstroLensApp) -> Prepared:
+    """The labelled images (x: their pixels, read lazily from the archive)."""
     from astrolens.app.batch_score import _decode_whole
     from astrolens.ml.learning.datasets import LazyImages
 
@@ -481,12 +522,13 @@ def _label_images(app: AstroLensApp) -> tuple[Any, Any, list[str]]:
         path = record.image_path
         return path if path and Path(path).exists() else None  # gone: nothing to train on
 
-    paths, ys, strata = _labelled(app, stored_file)
+    paths, ys, strata, keys = _labelled(app, stored_file)
 
-    def decode(keys: Any) -> list[Any]:
-        return [_decode_whole(app.decoder, Path(paths[k])).pixels for k in keys]
+    def decode(rows: Any) -> list[Any]:
+        return [_decode_whole(app.decoder, Path(paths[k])).pixels for k in rows]
 
-    return LazyImages(decode, range(len(paths))), np.asarray(ys), strata
+    images = LazyImages(decode, range(len(paths)))
+    return Prepared(LABELS_TASK, LABEL_CLASSES, images, np.asarray(ys), strata, keys)
 
 
 def _torch_lite0(app: AstroLensApp) -> Any:
@@ -526,18 +568,24 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
     if request.dataset is not None and request.use_labels:
         raise ValueError("a backbone run trains on a dataset or on the labels, not both at once")
     if request.dataset is not None:
-        data = open_labelled_dataset(request.dataset)
-        keys = np.arange(len(data))
+        dataset = open_labelled_dataset(request.dataset)
+        picked = np.arange(len(dataset))
         # every image's frozen activations are cached (4 views, ~150 kB each): cap the set
         cap = request.max_images or BACKBONE_MAX_IMAGES
-        if cap < len(data):
-            keys = np.sort(np.random.default_rng(0).choice(len(data), cap, False))
-        images, y, strata = dataset_images(data, keys.tolist()), data.labels[keys], []
-        task, classes = f"dataset:{data.name}", data.classes
+        if cap < len(dataset):
+            picked = np.sort(np.random.default_rng(0).choice(len(dataset), cap, False))
+        data = Prepared(
+            f"dataset:{dataset.name}",
+            dataset.classes,
+            dataset_images(dataset, picked.tolist()),  # x: the images, read lazily
+            dataset.labels[picked],
+            [],
+            [f"{dataset.name}#{i}" for i in picked.tolist()],
+        )
     else:
-        images, y, strata = _label_images(app)
-        task, classes = LABELS_TASK, LABEL_CLASSES
-    train, held = _split(y, strata, request.holdout, hp.seed)
+        data = _label_images(app)
+    images, y, task, classes = data.x, data.y, data.task, data.classes
+    train, held = _split(y, data.strata, request.holdout, hp.seed)
     lite0, crop = _torch_lite0(app)
 
     def batch(chunk: Any) -> Any:  # the product's view of each image, as discovery embeds it
@@ -546,7 +594,7 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
 
     held_images = images.subset(held.tolist())
     current = embed_with(lite0._network, held_images, batch)
-    job.before = before = _baseline(app, task, classes, current, y[train], y[held])
+    job.before, rows = _compare(app, data, train, held, current)
     tuned = finetune_backbone(
         lite0._network,
         images.subset(train.tolist()),
@@ -558,11 +606,10 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
         cancelled=cancelled,
     )
     progress(0.97, "evaluating on held-out labels")
-    after = accuracy_metrics(
-        y[held], tuned.head.predict(embed_with(tuned.network, held_images, batch)), len(classes)
-    )
+    tuned_held = embed_with(tuned.network, held_images, batch)[rows]
+    after = accuracy_metrics(y[held][rows], tuned.head.predict(tuned_held), len(classes))
     after["train_n"] = float(len(train))
-    promoted = should_promote(before, after)
+    promoted = should_promote(job.before, after)
     extra: dict[str, Any] = {"task": task}
     if promoted:
         from astrolens.app.context import product_view
@@ -574,7 +621,9 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
         backbone = create_embedder(spec, models_dir=Path(app.paths.models_dir))
         model_id = product_view(backbone).model_id
         tuned.head.backbone_model_id = model_id
-        tuned.head.meta.update({"task": task, "run_id": job.run_id})
+        tuned.head.meta.update(
+            {"task": task, "run_id": job.run_id, "trained_on": _keys(data, train)}
+        )
         tuned.head.save(current_head_path(app, task))
         extra.update({"new_model": spec, "new_model_id": model_id})
     return after, promoted, extra

@@ -184,3 +184,33 @@ async def test_a_long_training_run_blocks_neither_the_loop_nor_the_ranking(runti
     assert ticks >= 5, "the event loop kept running"
     agent.cancel_training()
     await agent.learning.runner.wait()
+
+
+async def test_a_later_run_is_judged_on_labels_the_current_head_never_saw(runtime) -> None:
+    agent, groups = runtime
+    for i in groups["artefact"][:4]:
+        await agent.label(i, LabelValue.FALSE_POSITIVE)
+    for i in groups["merger"][:4]:
+        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    agent.train(TrainingRequest(epochs=30))
+    await agent.learning.runner.wait()
+    (first,) = await agent.training_runs()
+    assert first.promoted
+    from astrolens.app.learning import LABELS_TASK, current_head_path
+    from astrolens.ml.learning.finetune import ClassifierHead
+
+    seen = set(ClassifierHead.load(current_head_path(agent.app, LABELS_TASK)).meta["trained_on"])
+    assert len(seen) == int(first.metrics_after["train_n"])
+
+    for i in groups["artefact"][4:]:
+        await agent.label(i, LabelValue.FALSE_POSITIVE)
+    for i in groups["merger"][4:]:
+        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    agent.train(TrainingRequest(epochs=30))
+    await agent.learning.runner.wait()
+    second = (await agent.training_runs())[0]
+    assert second.id != first.id and second.status is TrainingStatus.FINISHED
+    # the current head was scored only on held-out labels it had not been trained on
+    assert second.metrics_before["unseen_by_current"] == 1.0
+    assert second.metrics_before["n"] == second.metrics_after["n"] >= 2
+    assert "baseline_is_majority" not in second.metrics_before
