@@ -189,7 +189,7 @@ def candidates(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    from astrolens.app.learning import heads_dir, predict_with_heads
+    from astrolens.app.heads import heads_dir, predict_with_heads
 
     app = AstroLensApp()
     try:

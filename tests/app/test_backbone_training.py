@@ -14,7 +14,7 @@ from PIL import Image
 from astrolens.app.agent import create_agent_controller
 from astrolens.app.cli import main
 from astrolens.app.context import AstroLensApp
-from astrolens.app.learning import LABELS_TASK, heads_dir, promoted_head
+from astrolens.app.heads import LABELS_TASK, heads_dir, promoted_head
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.records import TrainingStatus

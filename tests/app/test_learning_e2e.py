@@ -196,7 +196,7 @@ async def test_a_later_run_is_judged_on_labels_the_current_head_never_saw(runtim
     await agent.learning.runner.wait()
     (first,) = await agent.training_runs()
     assert first.promoted
-    from astrolens.app.learning import LABELS_TASK, current_head_path
+    from astrolens.app.heads import LABELS_TASK, current_head_path
     from astrolens.ml.learning.finetune import ClassifierHead
 
     seen = set(ClassifierHead.load(current_head_path(agent.app, LABELS_TASK)).meta["trained_on"])

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from astrolens.app.learning import (
-    LABEL_CLASSES,
-    RankPool,
-    head_file_name,
-    load_pool,
-    predict_with_heads,
-    promoted_head,
-    rank_pool,
-)
+from astrolens.app.heads import LABEL_CLASSES, head_file_name, predict_with_heads, promoted_head
+from astrolens.app.ranking import RankPool, load_pool, rank_pool
 from astrolens.ml.learning.finetune import ClassifierHead
 
 DIM = 8

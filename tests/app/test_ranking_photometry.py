@@ -9,7 +9,8 @@ import numpy as np
 
 from astrolens.app.cli import main
 from astrolens.app.context import AstroLensApp
-from astrolens.app.learning import LearningService, RankPool, measure_photometry
+from astrolens.app.learning import LearningService
+from astrolens.app.ranking import RankPool, measure_photometry
 from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
 from tests.app.test_cli import folder  # noqa: F401  (the fixture)
 
