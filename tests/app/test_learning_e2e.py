@@ -79,6 +79,14 @@ async def runtime(tmp_path: Path) -> AsyncIterator[tuple[AgentRuntime, dict[str,
     app.close()
 
 
+async def user_says(agent: AgentRuntime, groups: dict[str, list[int]], rows: slice) -> None:
+    """The simulated user: artefacts are false positives, mergers are interesting."""
+    for i in groups["artefact"][rows]:
+        await agent.label(i, LabelValue.FALSE_POSITIVE)
+    for i in groups["merger"][rows]:
+        await agent.label(i, LabelValue.TRUE_POSITIVE)
+
+
 async def shown(agent: AgentRuntime, n: int = 8) -> list[int]:
     page = await agent.candidates(CandidateFilter(order_by="rank", labelled=False, limit=n))
     return [c.id for c in page]
@@ -123,10 +131,7 @@ async def test_label_next_never_asks_twice_and_training_is_recorded(runtime) -> 
     await agent.label(first[0], LabelValue.FALSE_POSITIVE)
     assert first[0] not in [c.id for c in await agent.label_next(16)]
 
-    for i in groups["artefact"][:4]:
-        await agent.label(i, LabelValue.FALSE_POSITIVE)
-    for i in groups["merger"][:4]:
-        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    await user_says(agent, groups, slice(0, 4))
     progress: list[Progress] = []
     agent.subscribe(lambda e: progress.append(e) if isinstance(e, Progress) else None)
     reranks = agent.learning.reranker.runs
@@ -147,10 +152,7 @@ async def test_label_next_never_asks_twice_and_training_is_recorded(runtime) -> 
 
 async def test_cancelled_training_is_recorded_as_failed(runtime) -> None:
     agent, groups = runtime
-    for i in groups["artefact"][:4]:
-        await agent.label(i, LabelValue.FALSE_POSITIVE)
-    for i in groups["merger"][:4]:
-        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    await user_says(agent, groups, slice(0, 4))
     agent.train(TrainingRequest(epochs=100_000))
     agent.cancel_training()
     await agent.learning.runner.wait()
@@ -160,10 +162,7 @@ async def test_cancelled_training_is_recorded_as_failed(runtime) -> None:
 
 async def test_a_long_training_run_blocks_neither_the_loop_nor_the_ranking(runtime) -> None:
     agent, groups = runtime
-    for i in groups["artefact"][:4]:
-        await agent.label(i, LabelValue.FALSE_POSITIVE)
-    for i in groups["merger"][:4]:
-        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    await user_says(agent, groups, slice(0, 4))
     agent.train(TrainingRequest(epochs=100_000))  # minutes of work on its own thread
     assert agent.training_active
     ticks = 0
@@ -188,10 +187,7 @@ async def test_a_long_training_run_blocks_neither_the_loop_nor_the_ranking(runti
 
 async def test_a_later_run_is_judged_on_labels_the_current_head_never_saw(runtime) -> None:
     agent, groups = runtime
-    for i in groups["artefact"][:4]:
-        await agent.label(i, LabelValue.FALSE_POSITIVE)
-    for i in groups["merger"][:4]:
-        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    await user_says(agent, groups, slice(0, 4))
     agent.train(TrainingRequest(epochs=30))
     await agent.learning.runner.wait()
     (first,) = await agent.training_runs()
@@ -202,10 +198,7 @@ async def test_a_later_run_is_judged_on_labels_the_current_head_never_saw(runtim
     seen = set(ClassifierHead.load(current_head_path(agent.app, LABELS_TASK)).meta["trained_on"])
     assert len(seen) == int(first.metrics_after["train_n"])
 
-    for i in groups["artefact"][4:]:
-        await agent.label(i, LabelValue.FALSE_POSITIVE)
-    for i in groups["merger"][4:]:
-        await agent.label(i, LabelValue.TRUE_POSITIVE)
+    await user_says(agent, groups, slice(4, None))
     agent.train(TrainingRequest(epochs=30))
     await agent.learning.runner.wait()
     second = (await agent.training_runs())[0]
