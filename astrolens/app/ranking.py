@@ -57,7 +57,7 @@ def unsupervised_order(candidates: list[Candidate]) -> Any:
 def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> RankPool:
     """Blocking (db thread)."""
     candidates: list[Candidate] = repository.query_candidates(CandidateFilter(), POOL_LIMIT, 0)
-    ids_with_vectors, matrix = repository.embeddings(model_id)
+    ids_with_vectors, matrix = repository.embeddings_of(model_id, [c.id for c in candidates])
     row_of = {image_id: row for row, image_id in enumerate(ids_with_vectors)}
     pool = RankPool(model_id)
     rows, kept = [], []
@@ -81,7 +81,7 @@ def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> Rank
 def _attach_photometry(repository: Any, pool: RankPool, candidates: list[Candidate]) -> None:
     from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
 
-    ids, matrix = repository.embeddings(PHOTOMETRY_MODEL_ID)
+    ids, matrix = repository.embeddings_of(PHOTOMETRY_MODEL_ID, pool.ids)
     known = dict(zip(ids, matrix, strict=True)) if len(ids) else {}
     pool.photometry = np.full((len(pool), len(FEATURE_NAMES)), np.nan, np.float32)
     for row, candidate in enumerate(candidates):

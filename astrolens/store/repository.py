@@ -506,6 +506,29 @@ class SqliteRepository:
             sql += " WHERE e.model_id = ?"
         return self._vectors(execute(self._db, sql + " ORDER BY e.image_id", params), model_id)
 
+    @_bound
+    def embeddings_of(self, model_id: str, image_ids: Sequence[int]) -> tuple[list[int], Matrix]:
+        """The vectors of one model for these images only (those that have one), by image id:
+        what a re-rank of the queue needs, without reading the whole archive's vectors."""
+        wanted = sorted({int(i) for i in image_ids})
+        ids: list[int] = []
+        chunks: list[Matrix] = []
+        for start in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            part = wanted[start : start + 500]
+            sql = (
+                "SELECT e.image_id, e.dim, e.vector FROM embeddings e WHERE e.model_id = ?"
+                f" AND e.image_id IN ({','.join('?' * len(part))}) ORDER BY e.image_id"
+            )
+            got_ids, got = self._vectors(execute(self._db, sql, [model_id, *part]), model_id)
+            if got_ids:
+                if chunks and got.shape[1] != chunks[0].shape[1]:
+                    require_same_model(model_id, chunks[0].shape[1], model_id, got.shape[1])
+                ids += got_ids
+                chunks.append(got)
+        if not chunks:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return ids, np.concatenate(chunks)
+
     # ------------------------------------------------------------------- calibrations
 
     @_bound

@@ -60,7 +60,7 @@ def test_load_pool_attaches_the_head_and_drops_one_of_other_classes(tmp_path: Pa
         def query_candidates(self, *_):
             return []
 
-        def embeddings(self, _model):
+        def embeddings_of(self, _model, _ids):
             return [], np.zeros((0, DIM), np.float32)
 
     _head("m", towards=1, path=tmp_path / "labels.npz", classes=("a", "b"))

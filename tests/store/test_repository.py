@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astrolens.domain.crossmatch import CatalogObject, CatalogVerdict, CrossMatch, MatchStatus
-from astrolens.domain.embedding import ModelMismatchError
+from astrolens.domain.embedding import Embedding, ModelMismatchError
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.ports import Repository
@@ -125,6 +125,20 @@ def test_embeddings_round_trip_and_replace(repo: SqliteRepository) -> None:
     assert repo.images_missing_embedding(MODEL, 10) == []
     assert [r.id for r in repo.images_missing_embedding("openclip:ViT-B-32", 1)] == [a.id]
     assert repo.embeddings("other") == ([], pytest.approx(np.zeros((0, 0))))
+
+
+def test_embeddings_of_reads_only_the_images_asked_for(repo: SqliteRepository) -> None:
+    records = [repo.add_image(decoded(i), None, None) for i in range(1203)]
+    for r in records[::2]:  # every other image has a vector
+        repo.add_embedding(r.id, embedding(r.id))
+    repo.add_embedding(records[1].id, Embedding("other", np.ones(3, np.float32)))
+    wanted = [r.id for r in records[:1100]] + [999_999]  # > 2 chunks, and an unknown id
+    ids, matrix = repo.embeddings_of(MODEL, list(reversed(wanted)))
+    assert ids == [r.id for r in records[:1100:2]]  # ascending, only those with a vector
+    assert matrix.shape == (550, DIM)
+    np.testing.assert_array_equal(matrix[3], embedding(records[6].id).vector)
+    assert repo.embeddings_of(MODEL, []) == ([], pytest.approx(np.zeros((0, 0))))
+    assert repo.embeddings_of("other", [records[1].id])[0] == [records[1].id]
 
 
 def test_score_makes_candidates_only_for_anomalies_and_near_misses(
