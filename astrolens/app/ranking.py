@@ -156,5 +156,4 @@ def pick_next(pool: RankPool, n: int) -> list[int]:
 
 
 def save_ranks(repository: Any, scores: list[tuple[int, float]]) -> None:
-    for image_id, score in scores:
-        repository.set_rank_score(image_id, score)
+    repository.set_rank_scores(scores)

@@ -39,7 +39,7 @@ from astrolens.domain.records import (
 )
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.store import convert
-from astrolens.store.database import execute, open_database
+from astrolens.store.database import execute, execute_many, open_database
 from astrolens.store.migrations import MIGRATIONS, Migration, migrate
 from astrolens.store.models import (
     ALL_MODELS,
@@ -413,6 +413,19 @@ class SqliteRepository:
         CandidateRow.update(rank_score=rank_score, updated_at=utcnow()).where(
             CandidateRow.image == image_id
         ).execute()
+
+    @_bound
+    def set_rank_scores(self, scores: Sequence[tuple[int, float]]) -> None:
+        """A whole re-ranked queue in one transaction (one commit, not one per candidate)."""
+        table = CandidateRow._meta.table_name  # type: ignore[attr-defined]
+        now = CandidateRow.updated_at.db_value(utcnow())  # type: ignore[no-untyped-call]
+        rows = [(float(score), now, int(image_id)) for image_id, score in scores]
+        with self._db.atomic():
+            execute_many(
+                self._db,
+                f"UPDATE {table} SET rank_score = ?, updated_at = ? WHERE image_id = ?",
+                rows,
+            )
 
     @_bound
     def latest_score(self, image_id: int, model_id: str) -> ScoreResult | None:

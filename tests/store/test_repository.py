@@ -14,7 +14,7 @@ from astrolens.domain.embedding import Embedding, ModelMismatchError
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.ports import Repository
-from astrolens.domain.records import TrainingStatus
+from astrolens.domain.records import CandidateOrder, TrainingStatus
 from astrolens.domain.scoring import Calibration, Verdict
 from astrolens.domain.sky import SkyPosition
 from astrolens.store.repository import SqliteRepository
@@ -139,6 +139,20 @@ def test_embeddings_of_reads_only_the_images_asked_for(repo: SqliteRepository) -
     np.testing.assert_array_equal(matrix[3], embedding(records[6].id).vector)
     assert repo.embeddings_of(MODEL, []) == ([], pytest.approx(np.zeros((0, 0))))
     assert repo.embeddings_of("other", [records[1].id])[0] == [records[1].id]
+
+
+def test_a_whole_ranking_is_saved_at_once(repo: SqliteRepository) -> None:
+    records = [
+        repo.add_scored_image(decoded(i), None, None, embedding(i), MODEL, result(Verdict.ANOMALY))
+        for i in range(3)
+    ]
+    repo.set_rank_scores([(records[0].id, 0.9), (records[2].id, 0.1), (999_999, 0.5)])
+    got = {r.id: repo.get_candidate(r.id) for r in records}
+    assert got[records[0].id].rank_score == pytest.approx(0.9)
+    assert got[records[1].id].rank_score is None
+    assert got[records[2].id].rank_score == pytest.approx(0.1)
+    ordered = repo.candidates(order=CandidateOrder.RANK_SCORE)
+    assert [c.id for c in ordered] == [records[0].id, records[2].id, records[1].id]
 
 
 def test_score_makes_candidates_only_for_anomalies_and_near_misses(
