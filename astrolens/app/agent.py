@@ -354,8 +354,8 @@ class AgentRuntime:
     def _start_reembed(self) -> None:
         """Embed, in the background, every stored image that lacks a vector of the current
         model: after a switch, or at start when the model changed while the agent was off
-        (e.g. `astrolens train --blocks` promoted a backbone). With nothing missing it is one
-        query."""
+        (e.g. `astrolens train --blocks` promoted a backbone). Then measure the photometry
+        the queue lacks. With nothing missing it is two queries."""
         if self._reembed_task is not None and not self._reembed_task.done():
             self._reembed_task.cancel()  # a newer model supersedes it
         reembedder = self.learning.reembedder()
@@ -365,6 +365,8 @@ class AgentRuntime:
             if done:
                 log.info("re-embedded %d stored images with %s", done, reembedder.model_id)
                 self.request_calibration()
+            measured = await self.learning.catch_up_photometry()
+            if done or measured:
                 await self.rerank()
 
         task = asyncio.get_running_loop().create_task(reembed(), name="astrolens-reembed")

@@ -18,6 +18,7 @@ from typing import Any
 from astrolens.app.context import AstroLensApp
 from astrolens.app.heads import heads_dir, predict_with_heads
 from astrolens.app.ranking import (
+    PHOTOMETRY_PER_RUN,
     RankPool,
     load_pool,
     measure_photometry,
@@ -61,7 +62,7 @@ class LearningService:
         self.runner = TrainingRunner(self.train_executor, events)
         self._events = events
 
-    def _measure(self, pool: RankPool) -> RankPool:
+    def _measure(self, pool: RankPool, limit: int = PHOTOMETRY_PER_RUN) -> RankPool:
         """Blocking (io thread): fill in missing photometry; the store is reached via db."""
         from astrolens.app.batch_score import _decode_whole
 
@@ -70,7 +71,24 @@ class LearningService:
             pool,
             lambda path: _decode_whole(app.decoder, path).pixels,
             lambda measured: app.db(lambda repo: save_photometry(repo, measured)),
+            limit,
         )
+
+    async def catch_up_photometry(self, batch: int = 200) -> int:
+        """Measure, in the background, every queued candidate that has no photometry yet (an
+        archive from before photometry, or a burst of candidates): a re-rank after a label
+        then only measures the few newest. Returns how many were measured."""
+        app = self.app
+        total = 0
+        while True:
+            pool = await run_in(
+                app.executors.db, load_pool, app.repository, app.embedder.model_id, None
+            )
+            if not pool.unmeasured:
+                return total
+            left = len(pool.unmeasured)
+            pool = await run_in(app.executors.io, self._measure, pool, batch)
+            total += left - len(pool.unmeasured)  # unreadable ones count: stored as NaN
 
     async def rerank(self) -> int:
         return await self.reranker.refresh()

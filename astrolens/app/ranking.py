@@ -20,9 +20,10 @@ from astrolens.domain.records import CandidateFilter
 log = logging.getLogger(__name__)
 
 POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever review
-# Photometry measured per re-rank at most (about 30 ms each incl. decoding): a label must
-# re-rank within seconds, so a large archive without photometry is caught up over several runs.
-PHOTOMETRY_PER_RUN = 200
+# Photometry measured per re-rank at most (about 25 ms each incl. decoding): a label must
+# re-rank within a second; the agent catches up on the rest in the background
+# (LearningService.catch_up_photometry).
+PHOTOMETRY_PER_RUN = 32
 
 
 @dataclass

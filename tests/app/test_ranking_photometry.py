@@ -2,36 +2,74 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
+from PIL import Image
 
-from astrolens.app.cli import main
 from astrolens.app.context import AstroLensApp
 from astrolens.app.learning import LearningService
-from astrolens.app.ranking import RankPool, measure_photometry
+from astrolens.app.ranking import PHOTOMETRY_PER_RUN, RankPool, measure_photometry
+from astrolens.domain.embedding import Embedding
+from astrolens.domain.scoring import Verdict
 from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
-from tests.app.test_cli import folder  # noqa: F401  (the fixture)
+from astrolens.settings.paths import app_paths
 
 
-async def test_a_rerank_measures_every_candidate_once(folder: Path) -> None:  # noqa: F811
-    assert await asyncio.to_thread(main, ["scan", str(folder), "--no-crossmatch"]) == 0
-    app = AstroLensApp()
+@pytest.fixture
+def app_with_candidates(tmp_path: Path) -> Iterator[tuple[AstroLensApp, list[int]]]:
+    """Six anomalies in the store, each with its image file on disk."""
+    from tests.app.test_learning_e2e import MODEL, FixedEmbedder
+    from tests.store.builders import decoded, result
+
+    app = AstroLensApp(paths=app_paths(tmp_path / "home"))
+    app.__dict__["embedder"] = FixedEmbedder()
+    ids = []
+    yy, xx = np.mgrid[:64, :64]
+    for i in range(6):
+        path = tmp_path / f"c{i}.png"
+        blob = np.exp(-((yy - 32) ** 2 + (xx - 32) ** 2) / (20.0 + 10 * i))
+        Image.fromarray((255 * blob).astype(np.uint8)).save(path)
+        vector = np.random.default_rng(i).standard_normal(FixedEmbedder.dim).astype(np.float32)
+        record = app.db(
+            lambda r, i=i, path=path, vector=vector: r.add_scored_image(
+                decoded(i),
+                str(path),
+                None,
+                Embedding(MODEL, vector / np.linalg.norm(vector)),
+                MODEL,
+                result(Verdict.ANOMALY),
+            )
+        )
+        ids.append(record.id)
+    yield app, ids
+    app.close()
+
+
+async def test_every_candidate_is_measured_once(app_with_candidates) -> None:
+    app, ids = app_with_candidates
     service = LearningService(app)
     try:
-        ranked = await service.rerank()
-        ids, matrix = app.db(lambda r: r.embeddings(PHOTOMETRY_MODEL_ID))
-        assert ranked > 0 and len(ids) == ranked, "every queued candidate got its photometry"
-        assert matrix.shape == (ranked, len(FEATURE_NAMES)) and np.isfinite(matrix).all()
+        # a re-rank measures only a few (PHOTOMETRY_PER_RUN; 2 here), newest first ...
+        service.reranker._prepare = lambda pool: service._measure(pool, 2)
+        assert await service.rerank() == 6
+        measured, _ = app.db(lambda r: r.embeddings(PHOTOMETRY_MODEL_ID))
+        assert measured == sorted(ids)[-2:]
+        # ... and the background catch-up does the rest, once
+        assert await service.catch_up_photometry() == 4
+        measured, matrix = app.db(lambda r: r.embeddings(PHOTOMETRY_MODEL_ID))
+        assert measured == sorted(ids) and np.isfinite(matrix).all()
+        assert matrix.shape == (6, len(FEATURE_NAMES))
+        assert await service.catch_up_photometry() == 0
         calls = []
-        service._measure = lambda pool: calls.append(len(pool.unmeasured)) or pool  # type: ignore[method-assign]
-        service.reranker._prepare = service._measure
+        service.reranker._prepare = lambda pool: calls.append(len(pool.unmeasured)) or pool
         await service.rerank()
         assert calls == [0], "nothing is measured twice"
+        assert PHOTOMETRY_PER_RUN <= 64, "a label's re-rank stays quick"
     finally:
         service.close()
-        app.close()
 
 
 def test_an_unreadable_image_is_stored_as_unmeasured_and_not_retried(tmp_path: Path) -> None:
