@@ -64,7 +64,17 @@ def _delta(run: TrainingRun, metric: str = "balanced_accuracy") -> str:
 
 def runs_table(console: Console, runs: list[TrainingRun]) -> None:
     table = Table(title="Training runs (balanced accuracy on held-out labels)")
-    for column in ("id", "started", "data", "status", "before", "after", "change", "kept"):
+    for column in (
+        "id",
+        "started",
+        "data",
+        "trained",
+        "status",
+        "before",
+        "after",
+        "change",
+        "kept",
+    ):
         table.add_column(column)
     for run in runs:
         before = run.metrics_before.get("balanced_accuracy")
@@ -73,6 +83,9 @@ def runs_table(console: Console, runs: list[TrainingRun]) -> None:
             str(run.id),
             run.started_at.strftime("%Y-%m-%d %H:%M"),
             run.data_description[-40:],
+            f"head + {run.parameters['backbone_blocks']} blocks"
+            if run.parameters.get("backbone_blocks")
+            else "head",
             run.status.value,
             "" if before is None else f"{before:.3f}",
             "" if after is None else f"{after:.3f}",
@@ -80,6 +93,11 @@ def runs_table(console: Console, runs: list[TrainingRun]) -> None:
             "yes" if run.promoted else "no",
         )
     console.print(table)
+    for run in runs:
+        if run.new_model:
+            console.print(f"run {run.id} promoted the backbone {run.new_model}")
+        elif run.status.value == "failed" and run.parameters.get("error"):
+            console.print(f"run {run.id} did not finish: {run.parameters['error']}")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -46,6 +46,9 @@ def test_train_on_a_galaxy10_file_records_a_run(
 def test_train_without_labels_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train"]) != 0
     assert "true- and false-positive labels" in capsys.readouterr().err
+    assert main(["runs"]) == 0  # the failed run is recorded, with its reason
+    out = capsys.readouterr().out
+    assert "failed" in out and "did not finish: need true- and false-positive labels" in out
 
 
 def _class_folders(root: Path, names: tuple[str, str], n: int = 8) -> None:
