@@ -198,12 +198,8 @@ class ApodSource(OnlineSource):
         return parse_apod_json(reply.body.decode("utf-8", "replace"))
 
     async def fetch(self, task: FetchTask) -> RawImage:
-        try:
+        with self._counting():
             reply = await self.transport.get(task.uri, expect=Expect.IMAGE)
-        except Exception:
-            self._counted(False)
-            raise
-        self._counted(True)
         name = Path(urlsplit(task.uri).path).name or f"apod_{task.meta.get('date')}.jpg"
         provenance = Provenance(
             source_id=SOURCE_ID,

@@ -120,12 +120,8 @@ class LegacySurveySource(OnlineSource):
         return tasks
 
     async def fetch(self, task: FetchTask) -> RawImage:
-        try:
+        with self._counting():
             reply = await self.transport.get(task.uri, expect=Expect.IMAGE)
-        except Exception:
-            self._counted(False)
-            raise
-        self._counted(True)
         cfg = self.config
         sky = task.sky
         where = f"{sky.ra_deg:.5f}_{sky.dec_deg:+.5f}" if sky else "cutout"

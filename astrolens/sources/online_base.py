@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
@@ -111,8 +113,13 @@ class OnlineSource:
         await self.cursor.flush()
         await self.transport.aclose()
 
-    def _counted(self, ok: bool) -> None:
-        if ok:
-            self.fetched += 1
-        else:
+    @contextlib.contextmanager
+    def _counting(self) -> Iterator[None]:
+        """Counts the block toward the fetched/failed tallies the tray shows; an exception
+        counts as a failure and goes on."""
+        try:
+            yield
+        except Exception:
             self.failed += 1
+            raise
+        self.fetched += 1

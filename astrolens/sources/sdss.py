@@ -168,12 +168,8 @@ class SdssSource(OnlineSource):
         return tasks
 
     async def fetch(self, task: FetchTask) -> RawImage:
-        try:
+        with self._counting():
             reply = await self.transport.get(task.uri, expect=Expect.IMAGE)
-        except Exception:
-            self._counted(False)
-            raise
-        self._counted(True)
         objid = task.meta.get("objid", "cutout")
         provenance = Provenance(
             source_id=SOURCE_ID,

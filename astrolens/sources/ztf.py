@@ -295,21 +295,15 @@ class ZtfSource(OnlineSource):
 
     async def fetch(self, task: FetchTask) -> RawImage:
         alert = task.meta.get("kind") == "alert"
-        try:
+        with self._counting():  # a packet that does not parse counts as a failed fetch
             reply = await self.transport.get(
                 task.uri, expect=Expect.AVRO if alert else Expect.IMAGE
             )
             if alert:
                 # One packet per alert is the ZTF convention; a container with several is
                 # rare, and its first alert stands for the task (its URI is the packet).
-                raw = triplet_raw_image(parse_alert_packets(reply.body)[0], task.uri)
-            else:
-                raw = self._cutout_raw(task, reply.body, reply.from_cache)
-        except Exception:
-            self._counted(False)
-            raise
-        self._counted(True)
-        return raw
+                return triplet_raw_image(parse_alert_packets(reply.body)[0], task.uri)
+            return self._cutout_raw(task, reply.body, reply.from_cache)
 
     def _cutout_raw(self, task: FetchTask, body: bytes, from_cache: bool) -> RawImage:
         provenance = Provenance(
