@@ -79,16 +79,13 @@ class LearningService:
         archive from before photometry, or a burst of candidates): a re-rank after a label
         then only measures the few newest. Returns how many were measured."""
         app = self.app
-        total = 0
-        while True:
-            pool = await run_in(
-                app.executors.db, load_pool, app.repository, app.embedder.model_id, None
-            )
-            if not pool.unmeasured:
-                return total
-            left = len(pool.unmeasured)
+        pool = await run_in(
+            app.executors.db, load_pool, app.repository, app.embedder.model_id, None
+        )
+        total = len(pool.unmeasured)
+        while pool.unmeasured:  # in batches, so other io work interleaves
             pool = await run_in(app.executors.io, self._measure, pool, batch)
-            total += left - len(pool.unmeasured)  # unreadable ones count: stored as NaN
+        return total  # unreadable ones count: they are stored as NaN
 
     async def rerank(self) -> int:
         return await self.reranker.refresh()
