@@ -20,6 +20,7 @@ import numpy as np
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
 from astrolens.domain.candidates import Candidate
+from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     CandidateFound,
     Event,
@@ -78,6 +79,7 @@ class AgentRuntime:
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
+        self._renderer: Any = None  # imaging.display.DisplayRenderer, built on first use
 
     # ------------------------------------------------------------------ events
 
@@ -202,6 +204,33 @@ class AgentRuntime:
         path = Path(record.image_path)
         exists = await run_in(self.app.executors.io, path.exists)
         return path if exists else None
+
+    async def display_image(
+        self,
+        image_id: int,
+        stretch: DisplayStretch | None = None,
+        limits: DisplayLimits | None = None,
+        max_side: int = 0,
+    ) -> DisplayImage | None:
+        record = await self._db(lambda r: r.get_image(image_id))
+        if record is None or not (record.image_path or record.thumbnail_path):
+            return None
+        from astrolens.imaging.display import DisplayRenderer
+        from astrolens.store.blobs import THUMBNAIL_MAX_PX
+
+        if self._renderer is None:
+            self._renderer = DisplayRenderer()
+        path = Path(record.image_path or record.thumbnail_path)
+        thumb = Path(record.thumbnail_path) if record.thumbnail_path else None
+        # A small default picture comes from the stored 8-bit thumbnail: a gallery page paints
+        # dozens, and parsing each FITS frame for a 128 px tile would be wasted work.
+        small = 0 < max_side <= THUMBNAIL_MAX_PX and stretch is None and limits is None
+        if small and thumb is not None and await run_in(self.app.executors.io, thumb.exists):
+            path = thumb
+        shown: DisplayImage = await run_in(
+            self.app.executors.io, self._renderer.render, path, stretch, limits, max_side
+        )
+        return shown
 
     async def _ensure_index(self) -> Any:
         async with self._index_lock:

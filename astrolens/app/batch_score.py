@@ -64,6 +64,22 @@ def _decode_whole(decoder: Any, path: Path) -> DecodedImage:
     return whole[0]  # type: ignore[no-any-return]
 
 
+def decode_stored(decoder: Any, path: Path) -> DecodedImage:
+    """A stored image file as the model saw it: original bytes are decoded again; the .npy
+    arrays (stamps cut from frames, ZTF triplets) already hold the decoded [0, 1] pixels."""
+    if path.suffix == ".npy":
+        from astrolens.imaging.display import load_stored_pixels
+
+        pixels = load_stored_pixels(path)
+        return DecodedImage(
+            provenance=Provenance(source_id="store", uri=str(path)),
+            pixels=pixels,
+            content_hash="",
+            perceptual_hash="",
+        )
+    return _decode_whole(decoder, path)
+
+
 def embed_paths(
     app: Any, paths: Sequence[Path], batch_size: int = 32
 ) -> tuple[list[Path], np.ndarray, list[tuple[Path, str]]]:

@@ -395,7 +395,7 @@ class DesktopAgent:
     async def shutdown(self) -> None:
         """Stop the pipeline, then the UI's own work, each with a deadline; no thread is
         left behind (the tests check threading.enumerate())."""
-        from astrolens.ui import imageio, tasks
+        from astrolens.ui import tasks
 
         log.info("quitting")
         self.tray.icon.hide()
@@ -414,7 +414,6 @@ class DesktopAgent:
             except TimeoutError:
                 log.error("the pipeline did not stop within %.0f s", SHUTDOWN_GRACE_S)
         await tasks.cancel_all(grace_s=3.0)
-        await asyncio.get_running_loop().run_in_executor(None, imageio.shutdown)
 
 
 def run_desktop(

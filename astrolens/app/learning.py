@@ -64,12 +64,12 @@ class LearningService:
 
     def _measure(self, pool: RankPool, limit: int = PHOTOMETRY_PER_RUN) -> RankPool:
         """Blocking (io thread): fill in missing photometry; the store is reached via db."""
-        from astrolens.app.batch_score import _decode_whole
+        from astrolens.app.batch_score import decode_stored
 
         app = self.app
         return measure_photometry(
             pool,
-            lambda path: _decode_whole(app.decoder, path).pixels,
+            lambda path: decode_stored(app.decoder, path).pixels,
             lambda measured: app.db(lambda repo: save_photometry(repo, measured)),
             limit,
         )
@@ -114,14 +114,14 @@ class LearningService:
             return [ArchiveItem(r.id, r.image_path) for r in records]
 
         def embed(items: Any) -> list[tuple[int, Embedding]]:
-            from astrolens.app.batch_score import _decode_whole
+            from astrolens.app.batch_score import decode_stored
 
             kept, pixels = [], []
             for item in items:
                 if not item.image_path or not Path(item.image_path).exists():
                     continue
                 try:
-                    pixels.append(_decode_whole(app.decoder, Path(item.image_path)).pixels)
+                    pixels.append(decode_stored(app.decoder, Path(item.image_path)).pixels)
                     kept.append(item.image_id)
                 except Exception as exc:  # an unreadable file is skipped, not fatal
                     log.warning("cannot re-embed image %s: %s", item.image_id, exc)

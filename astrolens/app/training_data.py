@@ -136,7 +136,7 @@ def label_data(app: AstroLensApp) -> Prepared:
 
 def label_images(app: AstroLensApp) -> Prepared:
     """The labelled images (x: their pixels, read lazily from the archive)."""
-    from astrolens.app.batch_score import _decode_whole
+    from astrolens.app.batch_score import decode_stored
     from astrolens.ml.learning.datasets import LazyImages
 
     def stored_file(_repo: Any, _image_id: int, record: Any) -> str | None:
@@ -146,7 +146,7 @@ def label_images(app: AstroLensApp) -> Prepared:
     paths, ys, strata, keys = labelled(app, stored_file)
 
     def decode(rows: Any) -> list[Any]:
-        return [_decode_whole(app.decoder, Path(paths[k])).pixels for k in rows]
+        return [decode_stored(app.decoder, Path(paths[k])).pixels for k in rows]
 
     images = LazyImages(decode, range(len(paths)))
     return Prepared(LABELS_TASK, LABEL_CLASSES, images, np.asarray(ys), strata, keys)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import Event, PipelineState
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.scoring import Calibration, Verdict
@@ -90,6 +91,20 @@ class AgentController(Protocol):
 
     async def image_path(self, image_id: int) -> Path | None:
         """The stored full image (original bytes when kept) for the zoomable viewer."""
+        ...
+
+    async def display_image(
+        self,
+        image_id: int,
+        stretch: DisplayStretch | None = None,
+        limits: DisplayLimits | None = None,
+        max_side: int = 0,
+    ) -> DisplayImage | None:
+        """The stored image as 8-bit display pixels, whatever kind the store kept (FITS,
+        JPEG/PNG/TIFF, the .npy stamps cut from frames). `stretch`/`limits` None: the default
+        for that kind (the result says which). `max_side` > 0: shrunk to fit, for thumbnails.
+        None when the candidate has no stored image; UnreadableImageError (with the reason to
+        show) when the stored file is missing or cannot be read."""
         ...
 
     async def neighbours(self, image_id: int, k: int = 8) -> list[Candidate]:

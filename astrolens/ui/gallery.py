@@ -4,7 +4,6 @@ zoomable viewer, per-detector scores, sky position with links, and 'more like th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from PyQt6.QtCore import QModelIndex, QRect, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
@@ -31,8 +30,9 @@ from astrolens.domain.agent import AgentController, CandidateFilter
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.scoring import Verdict
-from astrolens.ui import imageio, theme
+from astrolens.ui import theme
 from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.display import to_pixmap
 from astrolens.ui.gallery_model import CandidateListModel, CandidateRole
 from astrolens.ui.links import format_sexagesimal, ned_url, simbad_url
 from astrolens.ui.tasks import spawn
@@ -98,7 +98,7 @@ class CandidateDetails(QWidget):
         super().__init__()
         self.controller = controller
         self.candidate: Candidate | None = None
-        self.viewer = ImageViewer()
+        self.viewer = ImageViewer(controller)
         self.title = QLabel("Select a candidate")
         self.title.setObjectName("heading")
         self.title.setWordWrap(True)
@@ -171,8 +171,7 @@ class CandidateDetails(QWidget):
         for row, (name, value) in enumerate(scores):
             self.detectors.setItem(row, 0, QTableWidgetItem(name))
             self.detectors.setItem(row, 1, QTableWidgetItem(f"{value:.3f}"))
-        path = cand.image.image_path
-        self.viewer.show_image(Path(path) if path else None)
+        self.viewer.show_candidate(cand.id)
         spawn(self._load_neighbours(cand.id), name="neighbours")
 
     async def _load_neighbours(self, image_id: int) -> None:
@@ -185,16 +184,17 @@ class CandidateDetails(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, n.id)
             item.setToolTip(f"{display_name(n)} · score {n.result.score:.2f}")
             self.neighbours.addItem(item)
-            path = n.image.thumbnail_path or n.image.image_path
-            if path:
-                spawn(self._neighbour_icon(item, Path(path)), name="neighbour-icon")
+            spawn(self._neighbour_icon(item, n.id), name="neighbour-icon")
 
-    async def _neighbour_icon(self, item: QListWidgetItem, path: Path) -> None:
-        from PyQt6.QtGui import QIcon, QPixmap
+    async def _neighbour_icon(self, item: QListWidgetItem, image_id: int) -> None:
+        from PyQt6.QtGui import QIcon
 
-        img = await imageio.run_blocking(imageio.load_thumbnail, path, 64)
-        if not img.isNull() and item.listWidget() is self.neighbours:
-            item.setIcon(QIcon(QPixmap.fromImage(img)))
+        try:
+            shown = await self.controller.display_image(image_id, max_side=64)
+        except Exception:  # the neighbour keeps its name; its own view says why
+            return
+        if shown is not None and item.listWidget() is self.neighbours:
+            item.setIcon(QIcon(to_pixmap(shown)))
 
 
 class GalleryPanel(QWidget):

@@ -12,15 +12,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QImage, QPixmap
+from PyQt6.QtGui import QColor, QPixmap
 
 from astrolens.domain.agent import AgentController, CandidateFilter
 from astrolens.domain.candidates import Candidate
-from astrolens.ui import imageio
+from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import display_name, short_summary
 
@@ -85,6 +84,8 @@ class CandidateListModel(QAbstractListModel):
         self._loading: set[int] = set()
         self._placeholder = QPixmap(thumb_size, thumb_size)
         self._placeholder.fill(QColor("#1e293b"))
+        # Cached for a thumbnail that cannot be made, so painting does not retry it forever.
+        self._unavailable = placeholder_pixmap("no preview", thumb_size, thumb_size)
 
     # ------------------------------------------------------------------ query
 
@@ -183,22 +184,22 @@ class CandidateListModel(QAbstractListModel):
         pm = self.thumbnails.get(cand.id)
         if pm is not None:
             return pm
-        path = cand.image.thumbnail_path or cand.image.image_path
-        if path and cand.id not in self._loading:
+        if cand.id not in self._loading:
             self._loading.add(cand.id)
             self.thumbnails_requested += 1
-            spawn(self._load_thumbnail(cand.id, Path(path)), name=f"thumb-{cand.id}")
+            spawn(self._load_thumbnail(cand.id), name=f"thumb-{cand.id}")
         return self._placeholder
 
-    async def _load_thumbnail(self, image_id: int, path: Path) -> None:
+    async def _load_thumbnail(self, image_id: int) -> None:
         try:
-            img: QImage = await imageio.run_blocking(imageio.load_thumbnail, path, self.thumb_size)
+            shown = await self.controller.display_image(image_id, max_side=self.thumb_size)
+            pm = self._unavailable if shown is None else to_pixmap(shown)
+        except Exception as exc:  # one unreadable file must not blank the grid
+            log.info("no thumbnail for image %s: %s", image_id, exc)
+            pm = self._unavailable
         finally:
             self._loading.discard(image_id)
-        if img.isNull():
-            log.debug("thumbnail unreadable: %s", path)
-            return
-        self.thumbnails.put(image_id, QPixmap.fromImage(img))
+        self.thumbnails.put(image_id, pm)
         row = self._row_of.get(image_id)
         if row is not None:
             idx = self.index(row)

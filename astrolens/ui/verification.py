@@ -6,8 +6,6 @@ N or → next, P or ← previous, Enter in the note saves the note with the curr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -82,7 +80,7 @@ class VerificationPanel(QWidget):
         self.position = -1
         self.candidate: Candidate | None = None
 
-        self.viewer = ImageViewer()
+        self.viewer = ImageViewer(controller)
         self.title = QLabel("No candidate")
         self.title.setObjectName("heading")
         self.title.setWordWrap(True)
@@ -316,8 +314,7 @@ class VerificationPanel(QWidget):
             self.predictions.setText("")
             spawn(self._show_predictions(cand.id), name="verify-predictions")
             self.note.setText(cand.label.note if cand.label else "")
-            path = cand.image.image_path
-            self.viewer.show_image(Path(path) if path else None)
+            self.viewer.show_candidate(cand.id)
         self._update_where()
 
     async def _show_predictions(self, image_id: int) -> None:

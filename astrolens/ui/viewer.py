@@ -1,12 +1,12 @@
-"""A zoomable image viewer with astronomical stretch controls."""
+"""A zoomable image viewer with astronomical stretch controls.
+
+It asks the controller for display pixels (`AgentController.display_image`), so it shows every
+kind the store keeps and never opens a file itself."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QPainter, QPixmap, QWheelEvent
 from PyQt6.QtWidgets import (
@@ -21,8 +21,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.ui import imageio
-from astrolens.ui.stretch import Limits, Stretch, StretchParams
+from astrolens.domain.agent import AgentController
+from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
+from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -82,19 +83,27 @@ class ZoomView(QGraphicsView):
 
 
 class ImageViewer(QWidget):
-    """The stored image at full resolution, with linear/log/asinh and min-max/99.5 %/zscale."""
+    """The stored image at full resolution, with linear/log/asinh and min-max/99.5 %/zscale.
+
+    Switching images first puts up a "loading" card, so a slow or failing image can never
+    leave the previous candidate's picture on screen; a failure leaves a card with the reason.
+    """
 
     image_shown = pyqtSignal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: AgentController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.controller = controller
         self.view = ZoomView(self)
         self.stretch = QComboBox()
-        self.stretch.addItems([s.value for s in Stretch])
-        self.stretch.setCurrentText(Stretch.ASINH.value)
+        self.stretch.addItems([s.value for s in DisplayStretch])
+        self.stretch.setToolTip("How brightness maps to grey: asinh and log lift faint light")
         self.limits = QComboBox()
-        self.limits.addItems([lim.value for lim in Limits])
-        self.limits.setCurrentText(Limits.ZSCALE.value)
+        self.limits.addItems([lim.value for lim in DisplayLimits])
+        self.limits.setToolTip(
+            "Which values become black and white: zscale suits raw sky frames,"
+            " min-max shows every value"
+        )
         self.zoom_label = QLabel("fit")
         self.zoom_label.setObjectName("muted")
         fit = QPushButton("Fit")
@@ -118,76 +127,65 @@ class ImageViewer(QWidget):
             bar.addWidget(w)
         self.status = QLabel("")
         self.status.setObjectName("muted")
+        self.status.setWordWrap(True)  # a long file name or error must not widen the window
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.status)
-        self._pixels: npt.NDArray[np.float32] | None = None
-        self._path: Path | None = None
+        self.image_id: int | None = None
+        self.shown: DisplayImage | None = None  # None while loading or when it cannot show
+        self.problem = ""  # why the placeholder is up ("" while an image shows)
         self._generation = 0
 
-    def params(self) -> StretchParams:
-        return StretchParams(Stretch(self.stretch.currentText()), Limits(self.limits.currentText()))
-
-    def show_image(self, path: Path | None) -> None:
+    def show_candidate(self, image_id: int | None) -> None:
         self._generation += 1
-        self._path = path
-        self._pixels = None
-        if path is None:
-            self.view.set_pixmap(QPixmap())
-            self.status.setText("no stored image")
+        self.image_id = image_id
+        if image_id is None:
+            self._placeholder("No stored image for this candidate.")
             return
-        self.status.setText(f"loading {path.name}…")
-        self._default_stretch(path)
-        spawn(self._load(self._generation, path), name="viewer-load")
+        self.shown = None
+        self.problem = ""
+        self.view.set_pixmap(placeholder_pixmap("Loading…"))
+        self.status.setText("loading…")
+        spawn(self._load(self._generation, image_id), name="viewer-load")
 
-    def _default_stretch(self, path: Path) -> None:
-        """Raw data (FITS) needs zscale + asinh to show anything; an 8-bit picture was
-        already stretched by whoever made it, so it starts as it is. The user's own choice
-        (once made) is kept for the following images."""
-        if self._user_chose:
-            return
-        fits = imageio.is_fits(path)
-        for combo, value in (
-            (self.stretch, Stretch.ASINH if fits else Stretch.LINEAR),
-            (self.limits, Limits.ZSCALE if fits else Limits.MINMAX),
-        ):
-            combo.blockSignals(True)
-            combo.setCurrentText(value.value)
-            combo.blockSignals(False)
+    def _placeholder(self, text: str) -> None:
+        self.shown = None
+        self.problem = text
+        self.view.set_pixmap(placeholder_pixmap(text))
+        self.status.setText(text)
 
     def _chosen(self) -> None:
         self._user_chose = True
-        self._restretch()
+        if self.image_id is not None:
+            self._generation += 1
+            spawn(self._load(self._generation, self.image_id), name="viewer-stretch")
 
-    async def _load(self, generation: int, path: Path) -> None:
+    async def _load(self, generation: int, image_id: int) -> None:
+        stretch = limits = None
+        if self._user_chose:  # the user's own choice is kept for the following images
+            stretch = DisplayStretch(self.stretch.currentText())
+            limits = DisplayLimits(self.limits.currentText())
         try:
-            pixels = await imageio.run_blocking(imageio.read_pixels, path)
-        except (OSError, ValueError) as exc:
+            shown = await self.controller.display_image(image_id, stretch, limits)
+        except Exception as exc:  # whatever the reason, say it instead of a stale picture
+            log.info("cannot show image %s: %s", image_id, exc)
             if generation == self._generation:
-                self.status.setText(f"cannot read {path.name}: {exc}")
+                self._placeholder(f"Cannot show this image: {exc}")
             return
         if generation != self._generation:
             return
-        self._pixels = pixels
-        await self._render(generation)
-
-    def _restretch(self) -> None:
-        if self._pixels is not None:
-            spawn(self._render(self._generation), name="viewer-stretch")
-
-    async def _render(self, generation: int) -> None:
-        pixels = self._pixels
-        if pixels is None:
+        if shown is None:
+            self._placeholder("No stored image for this candidate.")
             return
-        params = self.params()
-        img = await imageio.run_blocking(imageio.stretched_image, pixels, params)
-        if generation != self._generation:
-            return
-        self.view.set_pixmap(QPixmap.fromImage(img))
-        h, w = pixels.shape[:2]
-        kind = "colour" if pixels.ndim == 3 else "grey"
-        name = self._path.name if self._path else ""
-        self.status.setText(f"{name} · {w}×{h} {kind} · {params.stretch}, {params.limits}")
-        self.image_shown.emit(name)
+        self.shown = shown
+        self.problem = ""
+        for combo, value in ((self.stretch, shown.stretch), (self.limits, shown.limits)):
+            combo.blockSignals(True)  # reflect the kind's default without counting as a choice
+            combo.setCurrentText(value.value)
+            combo.blockSignals(False)
+        self.view.set_pixmap(to_pixmap(shown))
+        self.status.setText(f"{shown.name} · {shown.describe()}")
+        self.status.setToolTip(shown.name)
+        self.image_shown.emit(shown.name)

@@ -11,7 +11,6 @@ import pytest
 import qasync
 from PyQt6.QtWidgets import QApplication, QWidget
 
-from astrolens.ui import imageio
 from astrolens.ui.theme import apply_dark_theme
 from tests.ui.fakes import FakeController
 
@@ -29,7 +28,6 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # or a later test's asyncio.run() would refuse to start.
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)
-    imageio.shutdown()
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from astrolens.domain.crossmatch import (
     MatchStatus,
     catalog_verdict,
 )
+from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     CandidateFound,
     CatalogChecked,
@@ -52,6 +53,7 @@ from astrolens.domain.scoring import Calibration, ScoreResult, Thresholds, Verdi
 from astrolens.domain.settings import Settings
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import SourceState, SourceStatus
+from astrolens.imaging.display import DisplayRenderer
 
 NOW = datetime(2025, 3, 14, 21, 30, tzinfo=UTC)
 MODEL = "efficientnet-lite0"
@@ -241,6 +243,7 @@ class FakeController:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="fake-agent")
         self._tasks: set[asyncio.Task[None]] = set()
         self.shut_down = False
+        self.renderer = DisplayRenderer()
 
     # -- state and control
     @property
@@ -417,6 +420,25 @@ class FakeController:
     async def image_path(self, image_id: int) -> Path | None:
         c = await self.get_candidate(image_id)
         return Path(c.image.image_path) if c and c.image.image_path else None
+
+    async def display_image(
+        self,
+        image_id: int,
+        stretch: DisplayStretch | None = None,
+        limits: DisplayLimits | None = None,
+        max_side: int = 0,
+    ) -> DisplayImage | None:
+        # The real renderer on the real demo files, on a worker thread like the agent's.
+        self.calls.append(("display_image", image_id))
+        c = next((c for c in self.base if c.id == image_id), None)
+        if c is None or not c.image.image_path:
+            return None
+        loop = asyncio.get_running_loop()
+        path = Path(c.image.image_path)
+        shown: DisplayImage = await loop.run_in_executor(
+            self.executor, self.renderer.render, path, stretch, limits, max_side
+        )
+        return shown
 
     async def neighbours(self, image_id: int, k: int = 8) -> list[Candidate]:
         me = await self.get_candidate(image_id)
