@@ -24,7 +24,6 @@ from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     CandidateFound,
     Event,
-    ImageScored,
     PipelineState,
     SourceStatusChanged,
 )
@@ -71,8 +70,6 @@ class AgentRuntime:
         self._pipeline: DiscoveryPipeline | None = None
         self._scans: set[asyncio.Task[Any]] = set()
         self._source_status: dict[str, SourceStatus] = {}
-        self._recent_scores: list[float] = []
-        self._recent_p_values: list[float] = []
         self._index: Any = None
         self._index_lock = asyncio.Lock()
         self._paused = False
@@ -90,10 +87,6 @@ class AgentRuntime:
     def _emit(self, event: Event) -> None:
         if isinstance(event, SourceStatusChanged):
             self._source_status[event.status.source_id] = event.status
-        elif isinstance(event, ImageScored):
-            self._recent_scores.append(event.score)
-            self._recent_p_values.append(event.p_value)
-            del self._recent_scores[:-2000], self._recent_p_values[:-2000]
         elif isinstance(event, CandidateFound) and self._learning is not None:
             # once the user has taught the ranking, new candidates are ranked as they come
             self._schedule_rerank()
@@ -167,6 +160,12 @@ class AgentRuntime:
             cal = await self._db(lambda r, g=group: r.latest_calibration(model_id, g))
             if cal is not None:
                 calibrations.append(cal)
+        recent = await self._db(lambda r: r.recent_scores(model_id, 500))
+        hourly = await self._db(lambda r: r.hourly_counts(24))
+        # Groups still bootstrapping judge with no anomaly cut (p <= 0): the line to draw is
+        # the latest real cut.
+        judged = [r.thresholds for r in recent if r.thresholds and r.thresholds.anomaly_p > 0]
+        cuts = [t.anomaly_p for t in judged]
         return AgentStats(
             images_total=s.images,
             images_today=s.today,
@@ -177,8 +176,12 @@ class AgentRuntime:
             state=self.state,
             sources=tuple(self._source_status.values()),
             calibrations=tuple(calibrations),
-            recent_scores=tuple(self._recent_scores[-500:]),
-            recent_p_values=tuple(self._recent_p_values[-500:]),
+            # from the store, oldest first: the same after a restart as before it
+            recent_scores=tuple(res.score for res in reversed(recent)),
+            recent_p_values=tuple(res.p_value for res in reversed(recent)),
+            hourly_counts=tuple(hourly),
+            thresholds_in_use=judged[0] if judged else None,
+            anomaly_cut_range=(min(cuts), max(cuts)) if cuts else None,
         )
 
     async def candidates(self, query: CandidateFilter) -> list[Candidate]:

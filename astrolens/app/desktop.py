@@ -307,7 +307,10 @@ class DesktopAgent:
             from astrolens.ui.main_window import MainWindow
 
             self.window = MainWindow(
-                self.controller, self.bridge, tray_available=self.tray_available
+                self.controller,
+                self.bridge,
+                tray_available=self.tray_available,
+                geometry_file=app_paths().config_dir / "window.ini",
             )
             self.window.quit_requested.connect(self.request_quit)
             self.window.settings.settings_saved.connect(self._settings_saved)

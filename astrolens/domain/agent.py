@@ -18,7 +18,7 @@ from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import Event, PipelineState
 from astrolens.domain.labels import LabelValue
-from astrolens.domain.scoring import Calibration, Verdict
+from astrolens.domain.scoring import Calibration, Thresholds, Verdict
 from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
 
@@ -51,6 +51,12 @@ class AgentStats:
     # histogram can only draw them on this axis (empty: the histogram shows raw scores).
     recent_p_values: tuple[float, ...] = ()
     hourly_counts: tuple[int, ...] = ()  # images per hour, last 24 h, for the rate plot
+    # The cut the latest judgement really used. The FDR procedure sets it per scan, so it can
+    # differ from the calibration's first threshold (and from one scan to the next).
+    thresholds_in_use: Thresholds | None = None
+    # (lowest, highest) anomaly cut over the recent judgements: when they differ, a near-miss
+    # of one scan can have a smaller p than an anomaly of another, and the panel says so.
+    anomaly_cut_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

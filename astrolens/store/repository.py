@@ -869,6 +869,37 @@ class SqliteRepository:
     # ---------------------------------------------------------------------------- stats
 
     @_bound
+    def hourly_counts(self, hours: int = 24) -> list[int]:
+        """Images stored in each of the last `hours` hours, oldest first: the rate plot reads
+        the store, so it agrees with the counters and survives a restart."""
+        now = utcnow()
+        rows = execute(
+            self._db,
+            """
+            SELECT CAST((julianday(?) - julianday(created_at)) * 24 AS INTEGER), COUNT(*)
+            FROM images WHERE created_at >= ? GROUP BY 1
+            """,
+            (now.isoformat(sep=" "), (now - timedelta(hours=hours)).isoformat(sep=" ")),
+        ).fetchall()
+        counts = [0] * hours
+        for ago, n in rows:
+            if 0 <= int(ago) < hours:
+                counts[hours - 1 - int(ago)] += int(n)
+        return counts
+
+    @_bound
+    def recent_scores(self, model_id: str, limit: int = 500) -> list[ScoreResult]:
+        """The latest `limit` judgements by one model, newest first, with the thresholds each
+        was judged by: the histogram after a restart, and the cut that was really applied."""
+        rows = (
+            ScoreRow.select()
+            .where(ScoreRow.model_id == model_id)
+            .order_by(ScoreRow.id.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        )
+        return [convert.score_result(row) for row in rows]
+
+    @_bound
     def stats(self) -> StoreStats:
         """Totals for the status bar: latest verdict per image, images per source, today."""
         verdict_rows = execute(

@@ -20,11 +20,19 @@ from PyQt6.QtWidgets import (
 
 from astrolens.domain.agent import AgentController, AgentStats
 from astrolens.domain.events import PipelineState, Progress
+from astrolens.domain.scoring import Calibration
 from astrolens.domain.sources import SourceState
 from astrolens.ui import theme
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.charts import RatePlot, ScoreHistogram
 from astrolens.ui.tasks import spawn
+from astrolens.ui.widgets import ElidedLabel
+
+GROUP_TEXT = {
+    "survey": "Survey cutouts",
+    "picture": "Pictures and frames",
+    "transient": "Transients",
+}
 
 STATE_COLOUR = {
     SourceState.ACTIVE: theme.GOOD,
@@ -35,6 +43,35 @@ STATE_COLOUR = {
     SourceState.UNAVAILABLE: theme.NEAR_MISS,
     SourceState.ERROR: theme.BAD,
 }
+
+
+def calibration_words(calibrations: tuple[Calibration, ...]) -> tuple[str, str]:
+    """(what the user reads, the detail for the tooltip). Model ids, versions and
+    thresholds are for whoever wants them, one hover away."""
+    if not calibrations:
+        return (
+            "Not calibrated yet: the first images are scored against each other.",
+            "",
+        )
+    words, detail = [], []
+    for c in calibrations:
+        group = GROUP_TEXT.get(c.group, c.group.capitalize())
+        if c.bootstrap:
+            words.append(
+                f"{group}: still learning what normal looks like"
+                f" ({c.reference_size:,} reference images so far)"
+            )
+        else:
+            words.append(
+                f"{group}: compared with {c.reference_size:,} normal images,"
+                f" at most {c.fdr:.0%} false alarms"
+            )
+        detail.append(
+            f"{group}: calibration v{c.version}, model {c.model_id}, {c.reference_size:,}"
+            f" reference images, FDR {c.fdr:g}, first anomaly cut p ≤ {c.thresholds.anomaly_p:g}"
+            + (" (bootstrap: too few reference images to calibrate)" if c.bootstrap else "")
+        )
+    return " · ".join(words) + ".", "\n".join(detail)
 
 
 def _card(title: str) -> tuple[QFrame, QLabel]:
@@ -57,7 +94,7 @@ class DiscoveryPanel(QWidget):
     def __init__(self, controller: AgentController, bridge: AgentBridge) -> None:
         super().__init__()
         self.controller = controller
-        self.state_label = QLabel()
+        self.state_label = ElidedLabel()
         self.state_label.setObjectName("heading")
         self.toggle = QPushButton("Pause")
         self.toggle.setObjectName("primary")
@@ -68,8 +105,7 @@ class DiscoveryPanel(QWidget):
         self.progress.hide()
 
         head = QHBoxLayout()
-        head.addWidget(self.state_label)
-        head.addStretch(1)
+        head.addWidget(self.state_label, 1)  # takes the room; a long message elides
         head.addWidget(self.progress)
         head.addWidget(self.toggle)
 
@@ -103,6 +139,12 @@ class DiscoveryPanel(QWidget):
         self.sources.setAlternatingRowColors(True)
         self.calibration = QLabel()
         self.calibration.setObjectName("muted")
+        self.calibration.setWordWrap(True)  # one line per group made the window 1880 px wide
+        # Why a near-miss can have a smaller p than an anomaly: said in words under the chart.
+        self.cut_note = QLabel()
+        self.cut_note.setObjectName("muted")
+        self.cut_note.setWordWrap(True)
+        self.cut_note.hide()
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(18, 14, 18, 14)
@@ -110,6 +152,7 @@ class DiscoveryPanel(QWidget):
         lay.addLayout(head)
         lay.addLayout(grid)
         lay.addLayout(charts, 2)
+        lay.addWidget(self.cut_note)
         lay.addWidget(self.sources, 1)
         lay.addWidget(self.calibration)
 
@@ -131,13 +174,26 @@ class DiscoveryPanel(QWidget):
             label.setText(f"{getattr(s, key):,}")
         self._show_state(s.state)
         self.rate.set_counts(s.hourly_counts)
-        cal = s.calibrations[0] if s.calibrations else None
-        if cal is not None and s.recent_p_values:
-            self.histogram.set_p_values(
-                s.recent_p_values, cal.thresholds.anomaly_p, cal.thresholds.near_miss_p
-            )
+        # The lines are the cut the latest judgement really used (the FDR procedure sets it
+        # per scan), not the calibration's first threshold: otherwise the anomalies listed sat
+        # far left of the "anomaly" line.
+        cut = s.thresholds_in_use
+        if cut is None and s.calibrations and not s.calibrations[0].bootstrap:
+            cut = s.calibrations[0].thresholds
+        if cut is not None and cut.anomaly_p > 0 and s.recent_p_values:
+            self.histogram.set_p_values(s.recent_p_values, cut.anomaly_p, cut.near_miss_p)
         else:
             self.histogram.set_scores(s.recent_scores)
+        lo_hi = s.anomaly_cut_range
+        if lo_hi is not None and lo_hi[1] > lo_hi[0] * 1.01:
+            self.cut_note.setText(
+                f"The anomaly cut adapts to each scan (it keeps false alarms at the chosen rate):"
+                f" recently between p ≤ {lo_hi[0]:.2g} and p ≤ {lo_hi[1]:.2g}. So a near-miss"
+                " from one scan can have a smaller p than an anomaly from another."
+            )
+            self.cut_note.show()
+        else:
+            self.cut_note.hide()
         self.sources.setRowCount(len(s.sources))
         for row, src in enumerate(s.sources):
             items = [
@@ -149,19 +205,15 @@ class DiscoveryPanel(QWidget):
             ]
             for col, text in enumerate(items):
                 item = QTableWidgetItem(text)
+                item.setToolTip(text if col == 4 else "")  # a long error: whole on hover
                 if col == 1:
                     item.setForeground(QColor(STATE_COLOUR.get(src.state, theme.TEXT)))
                 self.sources.setItem(row, col, item)
-        self.sources.resizeColumnsToContents()
-        self.calibration.setText(
-            "; ".join(
-                f"calibration v{c.version} ({c.group}, {c.model_id}): {c.reference_size:,} "
-                f"reference images, FDR {c.fdr:g}, anomaly p≤{c.thresholds.anomaly_p:g}"
-                + (" — bootstrap" if c.bootstrap else "")
-                for c in s.calibrations
-            )
-            or "not calibrated yet: the first cycle scores images against each other"
-        )
+        for col in range(4):  # the detail column stretches; its long text elides
+            self.sources.resizeColumnToContents(col)
+        words, detail = calibration_words(s.calibrations)
+        self.calibration.setText(words)
+        self.calibration.setToolTip(detail)
 
     def _show_state(self, state: PipelineState, message: str = "") -> None:
         self.state_label.setText(f"Discovery: {state.value}" + (f" — {message}" if message else ""))

@@ -152,8 +152,13 @@ class CandidateDetails(QWidget):
         self.summary.setText(
             f"<b style='color:{VERDICT_COLOUR.get(r.verdict, theme.TEXT)}'>"
             f"{VERDICT_TEXT[r.verdict]}</b> · score {r.score:.3f} · {r.explain()}<br>"
-            f"{CATALOG_TEXT[cand.catalog_verdict]} · {label} · source "
-            f"{cand.image.provenance.source_id} · model {cand.model_id}"
+            f"{CATALOG_TEXT[cand.catalog_verdict]} · {label} · from "
+            f"{cand.image.provenance.source_id}"
+        )
+        # the provenance a specialist may want, one hover away
+        self.summary.setToolTip(
+            f"model {cand.model_id} · calibration v{r.calibration_version}\n"
+            f"{cand.image.provenance.uri}"
         )
         pos = cand.image.provenance.sky
         if pos is None:

@@ -190,10 +190,22 @@ class CandidateListModel(QAbstractListModel):
             spawn(self._load_thumbnail(cand.id), name=f"thumb-{cand.id}")
         return self._placeholder
 
+    def _fill_tile(self, pm: QPixmap) -> QPixmap:
+        """A 43 px stamp drawn at 43 px is a speck in a 128 px tile: scale small ones up, with
+        square pixels (no smoothing invents detail)."""
+        if max(pm.width(), pm.height()) >= self.thumb_size:
+            return pm
+        return pm.scaled(
+            self.thumb_size,
+            self.thumb_size,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation,
+        )
+
     async def _load_thumbnail(self, image_id: int) -> None:
         try:
             shown = await self.controller.display_image(image_id, max_side=self.thumb_size)
-            pm = self._unavailable if shown is None else to_pixmap(shown)
+            pm = self._unavailable if shown is None else self._fill_tile(to_pixmap(shown))
         except Exception as exc:  # one unreadable file must not blank the grid
             log.info("no thumbnail for image %s: %s", image_id, exc)
             pm = self._unavailable

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from PyQt6.QtCore import QUrl, pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QDesktopServices
+from PyQt6.QtCore import QByteArray, QRect, QSettings, QUrl, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QHideEvent
 from PyQt6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QMainWindow,
     QStackedWidget,
@@ -25,6 +25,7 @@ from astrolens.ui.settings_panel import SettingsPanel
 from astrolens.ui.tasks import spawn
 from astrolens.ui.training import TrainingPanel
 from astrolens.ui.verification import VerificationPanel
+from astrolens.ui.widgets import WrappedLabel
 
 PANELS = ("Discovery", "Gallery", "Verification", "Settings", "Training")
 
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         *,
         tray_available: bool = True,
         url_opener: Callable[[str], None] = open_in_browser,
+        geometry_file: Path | None = None,
     ) -> None:
         super().__init__()
         if bridge.parent() is None:
@@ -74,9 +76,8 @@ class MainWindow(QMainWindow):
         self.nav.addItems(PANELS)
         self.nav.setFixedWidth(170)
         self.nav.currentRowChanged.connect(self._panel_changed)
-        self.banner = QLabel()
+        self.banner = WrappedLabel()
         self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
         self.banner.hide()
 
         body = QWidget()
@@ -100,6 +101,56 @@ class MainWindow(QMainWindow):
         )
         self.nav.setCurrentRow(0)
         self._verification_loaded = False
+        self.geometry_file = geometry_file
+        self._restore_geometry()
+
+    # ------------------------------------------------------------------ geometry
+
+    def _geometry_store(self) -> QSettings | None:
+        if self.geometry_file is None:
+            return None
+        return QSettings(str(self.geometry_file), QSettings.Format.IniFormat)
+
+    def _restore_geometry(self) -> None:
+        store = self._geometry_store()
+        saved = store.value("geometry") if store is not None else None
+        if isinstance(saved, QByteArray) and not saved.isEmpty():
+            self.restoreGeometry(saved)
+        self.clamp_to_screen()
+
+    def save_geometry(self) -> None:
+        store = self._geometry_store()
+        if store is not None:
+            store.setValue("geometry", self.saveGeometry())
+            store.sync()
+
+    def clamp_to_screen(self) -> None:
+        """No larger than the screen's free area and inside it: a geometry saved on a bigger
+        monitor (or by a release whose window grew to 2750 px) must not open off-screen."""
+        avail = self.available_area()
+        if avail is None or self.isMaximized() or self.isFullScreen():
+            return
+        frame_extra_w = self.frameGeometry().width() - self.width()
+        frame_extra_h = self.frameGeometry().height() - self.height()
+        width = min(self.width(), avail.width() - frame_extra_w)
+        height = min(self.height(), avail.height() - frame_extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.left(), avail.left()), avail.right() - frame.width() + 1)
+        y = min(max(frame.top(), avail.top()), avail.bottom() - frame.height() + 1)
+        if (x, y) != (frame.left(), frame.top()):
+            self.move(x, y)
+
+    def available_area(self) -> QRect | None:
+        """The screen's area free of panels and docks, where the window must fit."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def hideEvent(self, event: QHideEvent | None) -> None:
+        # closing to the tray and quitting both hide the window: remember where it was
+        self.save_geometry()
+        super().hideEvent(event)
 
     def show_message(self, text: str) -> None:
         self.banner.setText(text)
@@ -125,6 +176,7 @@ class MainWindow(QMainWindow):
 
     def bring_to_front(self) -> None:
         self.show()
+        self.clamp_to_screen()  # after show: the window system may have placed it anew
         self.setWindowState(self.windowState() & ~self.windowState().WindowMinimized)
         self.raise_()
         self.activateWindow()

@@ -33,6 +33,7 @@ from astrolens.domain.agent import AgentController
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.settings import Settings, SourceSettings
 from astrolens.ui.tasks import spawn
+from astrolens.ui.widgets import ElidedLabel
 
 SECRETS = {"nasa_api_key": "NASA API key (APOD)", "openai_api_key": "OpenAI API key"}
 MODELS = ["efficientnet-lite0", "openclip:ViT-B-32/laion2b_s34b_b79k", "openclip:ViT-S-32"]
@@ -123,7 +124,7 @@ class SettingsPanel(QWidget):
         self.save_button.clicked.connect(self.save)
         self.revert_button = QPushButton("Revert")
         self.revert_button.clicked.connect(self.load)
-        self.status = QLabel()
+        self.status = ElidedLabel()
         self.status.setObjectName("muted")
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)

@@ -32,6 +32,7 @@ from astrolens.ui.links import ned_url, simbad_url
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
+from astrolens.ui.widgets import ElidedLabel
 
 STATUS_COLOUR = {
     MatchStatus.MATCH: theme.GOOD,
@@ -115,7 +116,7 @@ class VerificationPanel(QWidget):
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note (Enter saves it with the label)")
         self.note.returnPressed.connect(self.save_note)
-        self.status = QLabel("T true · F false · U unsure · N/→ next · P/← previous")
+        self.status = ElidedLabel("T true · F false · U unsure · N/→ next · P/← previous")
         self.status.setObjectName("muted")
         self.where = QLabel()
         self.where.setObjectName("muted")

@@ -25,6 +25,7 @@ from astrolens.domain.agent import AgentController
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
+from astrolens.ui.widgets import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,8 @@ class ImageViewer(QWidget):
         bar.addStretch(1)
         for w in (zout, zin, one, fit, self.zoom_label):
             bar.addWidget(w)
-        self.status = QLabel("")
+        self.status = ElidedLabel()  # a long file name or error must not widen the window
         self.status.setObjectName("muted")
-        self.status.setWordWrap(True)  # a long file name or error must not widen the window
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
@@ -186,6 +186,5 @@ class ImageViewer(QWidget):
             combo.setCurrentText(value.value)
             combo.blockSignals(False)
         self.view.set_pixmap(to_pixmap(shown))
-        self.status.setText(f"{shown.name} · {shown.describe()}")
-        self.status.setToolTip(shown.name)
+        self.status.setText(shown.describe())  # the stored file's name: in the details
         self.image_shown.emit(shown.name)

@@ -387,6 +387,8 @@ class FakeController:
             recent_scores=scores,
             recent_p_values=p_values,
             hourly_counts=hourly,
+            thresholds_in_use=THRESHOLDS,  # the fake judges every image by one fixed cut
+            anomaly_cut_range=(THRESHOLDS.anomaly_p, THRESHOLDS.anomaly_p),
         )
 
     async def candidates(self, query: CandidateFilter) -> list[Candidate]:

@@ -8,82 +8,20 @@ for display pixels. The checks read the pixmaps' pixels, not just "no exception"
 from __future__ import annotations
 
 import asyncio
-import csv
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QImage, QPixmap
 from pytestqt.qtbot import QtBot
 
-from astrolens.app.agent import AgentRuntime, create_agent_controller
-from astrolens.app.cli import main
-from astrolens.app.context import AppOptions, AstroLensApp
+from astrolens.app.agent import AgentRuntime
 from astrolens.domain.agent import CandidateFilter
-from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.display import PLACEHOLDER_BG
 from astrolens.ui.main_window import MainWindow
 from astrolens.ui.viewer import ImageViewer
-from tests.conftest import SHARED_DATA
 
 STAMP_KIND = "stamp cut from a frame"
-FITS_IN_DEMO = (
-    "picture_or_fits__M51.fits",
-    "ztf__ZTF24aajbcje_difference.fits",
-    "ztf__ZTF24aajbcje_science.fits",
-    "ztf__ZTF24aajbcje_template.fits",
-)
-
-
-@pytest.fixture(scope="module")
-def review_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One real scan for the module (it is the slow part); each test opens its own agent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present")
-    root = tmp_path_factory.mktemp("review")
-    bench = SHARED_DATA / "bench"
-    with (bench / "manifest.csv").open() as fh:
-        rows = [r for r in csv.DictReader(fh) if (r["track"], r["split"]) == ("hsc", "reference")]
-    reference = root / "reference"
-    reference.mkdir()
-    for r in rows[:40]:
-        shutil.copy(bench / r["path"], reference)
-    demo = root / "demo"
-    demo.mkdir()
-    for path in (SHARED_DATA / "demo").glob("*al__*"):
-        if path.suffix in (".jpg", ".png"):
-            shutil.copy(path, demo)
-    for name in FITS_IN_DEMO:
-        shutil.copy(SHARED_DATA / "demo" / name, demo)
-    home = root / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ASTROLENS_HOME", str(home))
-        mp.setenv("HOME", str(root))
-        assert main(["scan", str(reference), "--no-crossmatch"]) == 0
-        assert main(["scan", str(demo), "--offline"]) == 0
-    yield home
-
-
-@pytest.fixture
-def runtime(
-    review_home: Path, qloop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AgentRuntime]:
-    monkeypatch.setenv("ASTROLENS_HOME", str(review_home))
-    app = AstroLensApp(options=AppOptions(offline_catalogs=True))
-    yield create_agent_controller(app, start=False)
-    app.close()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, runtime: AgentRuntime) -> MainWindow:
-    win = MainWindow(runtime, AgentBridge(runtime), url_opener=lambda url: None)
-    qtbot.addWidget(win)
-    win.resize(1366, 768)
-    win.show()
-    return win
 
 
 def _grey(pm: QPixmap) -> np.ndarray:
@@ -122,10 +60,10 @@ def _run(qtbot: QtBot, coro):  # type: ignore[no-untyped-def]
 
 
 def test_every_queued_candidate_renders_in_verification_and_gallery(
-    qtbot: QtBot, window: MainWindow
+    qtbot: QtBot, real_window: MainWindow
 ) -> None:
-    window.show_panel("Verification")
-    v = window.verification
+    real_window.show_panel("Verification")
+    v = real_window.verification
     qtbot.waitUntil(lambda: v.candidate is not None and len(v.queue) > 0, timeout=30000)
     queue = list(v.queue)
     kinds: set[str] = set()
@@ -135,8 +73,8 @@ def test_every_queued_candidate_renders_in_verification_and_gallery(
         kinds.add(_assert_shows_picture(v.viewer, image_id))
         assert v.title.text().startswith(f"#{image_id} ")
 
-    window.show_panel("Gallery")
-    g = window.gallery
+    real_window.show_panel("Gallery")
+    g = real_window.gallery
     qtbot.waitUntil(lambda: g.model.rowCount() > 0, timeout=15000)
     d = g.details
     for image_id in queue:
@@ -164,17 +102,17 @@ def test_every_queued_candidate_renders_in_verification_and_gallery(
 
 
 def test_an_image_that_cannot_render_shows_a_placeholder_not_the_previous_picture(
-    qtbot: QtBot, window: MainWindow, runtime: AgentRuntime
+    qtbot: QtBot, real_window: MainWindow, real_runtime: AgentRuntime
 ) -> None:
-    window.show_panel("Verification")
-    v = window.verification
+    real_window.show_panel("Verification")
+    v = real_window.verification
     qtbot.waitUntil(lambda: len(v.queue) >= 2, timeout=30000)
     good, bad = v.queue[0], v.queue[1]
     v.open_candidate(good)
     _wait_settled(qtbot, v.viewer, good)
     _assert_shows_picture(v.viewer, good)
 
-    broken = _run(qtbot, runtime.get_candidate(bad))
+    broken = _run(qtbot, real_runtime.get_candidate(bad))
     path = Path(broken.image.image_path)
     original = path.read_bytes()
     try:
@@ -183,9 +121,9 @@ def test_an_image_that_cannot_render_shows_a_placeholder_not_the_previous_pictur
         _assert_placeholder(qtbot, v.viewer, bad)
         assert v.title.text().startswith(f"#{bad} ")
 
-        window.show_panel("Gallery")
-        details = window.gallery.details
-        details.show_candidate(_run(qtbot, runtime.get_candidate(good)))
+        real_window.show_panel("Gallery")
+        details = real_window.gallery.details
+        details.show_candidate(_run(qtbot, real_runtime.get_candidate(good)))
         _wait_settled(qtbot, details.viewer, good)
         _assert_shows_picture(details.viewer, good)
         details.show_candidate(broken)
@@ -203,13 +141,15 @@ def _assert_placeholder(qtbot: QtBot, viewer: ImageViewer, image_id: int) -> Non
     assert viewer.view.item.pixmap().toImage().pixelColor(2, 2) == QColor(PLACEHOLDER_BG)
 
 
-def test_photometry_is_measured_on_the_npy_stamps(qtbot: QtBot, runtime: AgentRuntime) -> None:
+def test_photometry_is_measured_on_the_npy_stamps(qtbot: QtBot, real_runtime: AgentRuntime) -> None:
     from astrolens.ml.features.photometry import PHOTOMETRY_MODEL_ID
 
-    _run(qtbot, runtime.learning.catch_up_photometry())
-    queue = _run(qtbot, runtime.candidates(CandidateFilter(limit=1000)))
+    _run(qtbot, real_runtime.learning.catch_up_photometry())
+    queue = _run(qtbot, real_runtime.candidates(CandidateFilter(limit=1000)))
     stamps = [c.id for c in queue if (c.image.image_path or "").endswith(".npy")]
     assert stamps, "no .npy stamp among the candidates"
-    ids, matrix = _run(qtbot, runtime._db(lambda r: r.embeddings_of(PHOTOMETRY_MODEL_ID, stamps)))
+    ids, matrix = _run(
+        qtbot, real_runtime._db(lambda r: r.embeddings_of(PHOTOMETRY_MODEL_ID, stamps))
+    )
     assert sorted(ids) == sorted(stamps)
     assert np.isfinite(np.asarray(matrix)).all(), "a stamp's photometry is NaN (unread)"
