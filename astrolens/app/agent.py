@@ -354,6 +354,9 @@ class AgentRuntime:
     def settings(self) -> Settings:
         return self.app.settings
 
+    def data_folder(self) -> Path:
+        return Path(self.app.paths.data_dir)
+
     async def save_settings(self, settings: Settings) -> None:
         from astrolens.settings.store import save_settings
 

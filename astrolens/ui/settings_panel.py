@@ -10,6 +10,7 @@ import dataclasses
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -20,6 +21,8 @@ from PyQt6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -36,6 +39,28 @@ from astrolens.ui.tasks import spawn
 from astrolens.ui.widgets import ElidedLabel
 
 SECRETS = {"nasa_api_key": "NASA API key (APOD)", "openai_api_key": "OpenAI API key"}
+# Keyring backends in words; the class name stays in the tooltip.
+KEYRING_WORDS = (
+    ("SecretService", "your desktop's keyring (Secret Service)"),
+    ("libsecret", "your desktop's keyring (Secret Service)"),
+    ("kwallet", "KDE Wallet"),
+    ("macOS", "the macOS Keychain"),
+    ("Windows", "the Windows Credential Locker"),
+    ("Plaintext", "a plain-text file on this computer (not encrypted)"),
+    ("Encrypted", "an encrypted file on this computer"),
+    ("chainer", "the system keyring"),
+    ("fail", "no keyring"),
+    ("null", "no keyring"),
+)
+
+
+def keyring_words(backend: str) -> str:
+    for key, words in KEYRING_WORDS:
+        if key.lower() in backend.lower():
+            return words
+    return "the system keyring"
+
+
 MODELS = ["efficientnet-lite0", "openclip:ViT-B-32/laion2b_s34b_b79k", "openclip:ViT-S-32"]
 
 
@@ -69,7 +94,21 @@ class SettingsPanel(QWidget):
         self.model.setEditable(True)
         self.model.addItems(MODELS)
         self.data_dir = QLineEdit()
-        self.data_dir.setPlaceholderText("the platform's data folder")
+        # the folder in use now, even when it is the default or comes from $ASTROLENS_HOME
+        current = str(controller.data_folder())
+        self.data_dir.setPlaceholderText(f"{current} (in use)")
+        self.data_dir.setToolTip(
+            f"Images and the database are kept in {current}. Type another folder to move"
+            " them there at the next start; leave empty to keep this one."
+        )
+        self.folders = QListWidget()
+        self.folders.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.folders.setMaximumHeight(110)
+        self.folders.setToolTip("Folders AstroLens scans for new images every cycle")
+        add_folder = QPushButton("Add folder…")
+        add_folder.clicked.connect(self._add_folder)
+        self.remove_folder = QPushButton("Remove")
+        self.remove_folder.clicked.connect(self._remove_folders)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.crossmatch = QCheckBox("Cross-match candidates with SIMBAD, NED, VizieR, OpenNGC")
@@ -106,6 +145,14 @@ class SettingsPanel(QWidget):
         discovery = QGroupBox("Discovery")
         form = QFormLayout(discovery)
         form.addRow("Sources", self.sources)
+        folder_buttons = QVBoxLayout()
+        folder_buttons.addWidget(add_folder)
+        folder_buttons.addWidget(self.remove_folder)
+        folder_buttons.addStretch(1)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folders, 1)
+        folder_row.addLayout(folder_buttons)
+        form.addRow("Watched folders", folder_row)
         form.addRow("Interval between cycles", self.interval)
         form.addRow(self.aggressive)
         form.addRow("False discovery rate", self.fdr)
@@ -167,6 +214,10 @@ class SettingsPanel(QWidget):
         self.aggressive_fdr.setValue(s.aggressive_fdr)
         self.model.setCurrentText(s.model)
         self.data_dir.setText(s.data_dir or "")
+        self.folders.clear()
+        self.folders.addItems(s.watch_folders)
+        if not s.watch_folders:
+            self.folders.addItem(_hint("none: add a folder to scan it every cycle"))
         self.crossmatch.setChecked(s.crossmatch)
         self.notifications.setChecked(s.notifications)
         self.autostart.setChecked(s.autostart)
@@ -197,6 +248,7 @@ class SettingsPanel(QWidget):
             aggressive_fdr=self.aggressive_fdr.value(),
             model=self.model.currentText().strip() or base.model,
             data_dir=self.data_dir.text().strip() or None,
+            watch_folders=self.watched_folders(),
             crossmatch=self.crossmatch.isChecked(),
             notifications=self.notifications.isChecked(),
             autostart=self.autostart.isChecked(),
@@ -217,6 +269,27 @@ class SettingsPanel(QWidget):
         self.status.setText("Saved.")
         self.settings_saved.emit(settings)
 
+    def watched_folders(self) -> list[str]:
+        items = (self.folders.item(i) for i in range(self.folders.count()))
+        return [it.text() for it in items if it is not None and it.flags() & _SELECTABLE]
+
+    def _add_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder to watch")
+        if path:
+            self.add_watched_folder(path)
+
+    def add_watched_folder(self, path: str) -> None:
+        if path in self.watched_folders():
+            return
+        if not self.watched_folders():
+            self.folders.clear()  # the "none" hint
+        self.folders.addItem(path)
+        self.status.setText("Save to start watching it.")
+
+    def _remove_folders(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
+
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Data folder", self.data_dir.text())
         if path:
@@ -232,8 +305,11 @@ class SettingsPanel(QWidget):
             edit.setPlaceholderText("stored — type to replace" if present else "not set")
             self.key_state[name].setText("✓ stored" if present else "")
         self.keyring_status.setText(
-            f"Keyring: {st.backend}" if st.available else f"Keyring unavailable: {st.error}"
+            f"Keys are kept in {keyring_words(st.backend)}."
+            if st.available
+            else f"No keyring can be used, so keys cannot be stored: {st.error}"
         )
+        self.keyring_status.setToolTip(f"keyring backend: {st.backend}")
 
     def store_secret(self, name: str) -> None:
         value = self.keys[name].text().strip()
@@ -249,6 +325,15 @@ class SettingsPanel(QWidget):
         error = self.controller.set_secret(name, None)
         self.status.setText(f"Could not remove the key: {error}" if error else "Key removed.")
         self.refresh_secrets()
+
+
+_SELECTABLE = Qt.ItemFlag.ItemIsSelectable
+
+
+def _hint(text: str) -> QListWidgetItem:
+    item = QListWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.NoItemFlags)  # not a folder: greyed, never saved
+    return item
 
 
 def _readonly(text: str) -> QTableWidgetItem:

@@ -40,10 +40,12 @@ QPushButton#primary {{ background: #0369a1; border-color: #0284c7; color: white;
 QPushButton#tp {{ background: #14532d; border-color: #166534; }}
 QPushButton#fp {{ background: #7f1d1d; border-color: #991b1b; }}
 QPushButton#unsure {{ background: #422006; border-color: #854d0e; }}
-QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox, QDateEdit, QPlainTextEdit {{
+QLineEdit, QComboBox, QDateEdit, QPlainTextEdit {{
     background: {RAISED}; border: 1px solid {BORDER}; border-radius: 5px; padding: 4px 6px; }}
-QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QDoubleSpinBox:focus {{
-    border-color: {ACCENT}; }}
+QLineEdit:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
+/* Spin boxes are left to Fusion and the dark palette: a style sheet border on them hides the
+   up/down arrows (nothing said the field could be stepped). */
+QAbstractSpinBox {{ padding: 3px 4px; min-height: 20px; }}
 QComboBox QAbstractItemView {{ background: {RAISED}; selection-background-color: #0369a1; }}
 QTableWidget, QTableView, QListView {{ background: {PANEL}; alternate-background-color: #14213d;
     border: 1px solid {BORDER}; border-radius: 6px; gridline-color: {BORDER}; }}

@@ -485,6 +485,11 @@ class FakeController:
         self.emit(CatalogChecked(image_id, CatalogVerdict.INCOMPLETE))
 
     # -- settings
+    def data_folder(self) -> Path:
+        from astrolens.settings.paths import app_paths  # resolved as the real agent does
+
+        return app_paths().data_dir
+
     def settings(self) -> Settings:
         return dataclasses.replace(self._settings)
 
