@@ -173,7 +173,8 @@ def test_settings_round_trip_and_keys_go_to_the_keyring(
     win = _window(qtbot, controller, [])
     win.show_panel("Settings")
     s = win.settings
-    assert "PlaintextKeyring" in s.keyring_status.text()
+    assert "plain-text file" in s.keyring_status.text()
+    assert "PlaintextKeyring" in s.keyring_status.toolTip()  # the class: one hover away
     s.interval.setValue(120)
     s.aggressive.setChecked(True)
     s.sources.item(0, 2).setText("0.5")
