@@ -87,7 +87,8 @@ class TrainingPanel(QWidget):
         # and a winning run changes the model, so the archive is re-embedded)
         self.blocks = QSpinBox()
         self.blocks.setRange(0, 4)
-        self.blocks.setPrefix("Backbone blocks: ")
+        self.blocks.setPrefix("Also retrain the image model's last blocks: ")
+        self.blocks.setSpecialValueText("Quick: learn from my labels only")
         self.blocks.setToolTip(
             "Also fine-tune the backbone's last blocks. If the new backbone beats the current"
             " model on held-out labels it becomes the model and the archive is re-embedded."

@@ -273,10 +273,21 @@ class VerificationPanel(QWidget):
             if cand.label
             else "Not labelled yet"
         )
-        ranked = "" if cand.rank_score is None else f" · for you {cand.rank_score:.2f}"
-        self.score.setText(
-            f"{VERDICT_TEXT[r.verdict]} · score {r.score:.3f}{ranked} · {r.explain()}<br>{label}"
-        )
+        self.score.setText(f"{VERDICT_TEXT[r.verdict]} · {r.explain()}<br>{label}")
+        # The numbers behind the words, one hover away (a bare "for you 0.52" said nothing).
+        detail = [f"ensemble score {r.score:.3f}"]
+        if r.thresholds is not None:
+            detail.append(
+                f"judged by its scan's cut: anomaly p ≤ {r.thresholds.anomaly_p:.3g},"
+                f" near-miss p ≤ {r.thresholds.near_miss_p:.3g}"
+            )
+        if cand.rank_score is not None:
+            detail.append(
+                f"learned rank {cand.rank_score:.2f}: how high your labels so far place it"
+                " in 'Best first'"
+            )
+        detail.append(f"model {cand.model_id}, calibration v{r.calibration_version}")
+        self.score.setToolTip("\n".join(detail))
         colour = VERDICT_COLOUR[cand.catalog_verdict]
         self.verdict.setText(
             f"<span style='color:{colour}'>{CATALOG_TEXT[cand.catalog_verdict]}</span>"

@@ -51,7 +51,7 @@ def test_false_positives_in_the_window_bring_the_mergers_forward(qtbot: QtBot, a
         rejected.append(shown)
         assert len(rejected) <= 3, "three false positives should be enough to re-rank"
     assert v.candidate.id in groups["merger"], "the next candidate shown is a merger"
-    assert "for you" in v.score.text()
+    assert "learned rank" in v.score.toolTip()  # the number, one hover away
     later = [v.queue[i] for i in range(v.position, min(v.position + 3, len(v.queue)))]
     assert set(later) <= set(groups["merger"]), "and so are the ones after it"
 
