@@ -38,6 +38,7 @@ from astrolens.ui.links import format_sexagesimal, ned_url, simbad_url
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
+from astrolens.ui.widgets import WrappedLabel
 
 TILE = QSize(156, 184)
 THUMB = 128
@@ -99,9 +100,8 @@ class CandidateDetails(QWidget):
         self.controller = controller
         self.candidate: Candidate | None = None
         self.viewer = ImageViewer(controller)
-        self.title = QLabel("Select a candidate")
+        self.title = WrappedLabel("Select a candidate")  # long file names wrap, never widen
         self.title.setObjectName("heading")
-        self.title.setWordWrap(True)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.sky = QLabel()

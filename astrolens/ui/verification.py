@@ -32,7 +32,7 @@ from astrolens.ui.links import ned_url, simbad_url
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
-from astrolens.ui.widgets import ElidedLabel
+from astrolens.ui.widgets import ElidedLabel, WrappedLabel
 
 STATUS_COLOUR = {
     MatchStatus.MATCH: theme.GOOD,
@@ -82,9 +82,8 @@ class VerificationPanel(QWidget):
         self.candidate: Candidate | None = None
 
         self.viewer = ImageViewer(controller)
-        self.title = QLabel("No candidate")
+        self.title = WrappedLabel("No candidate")  # long file names wrap, never widen
         self.title.setObjectName("heading")
-        self.title.setWordWrap(True)
         self.score = QLabel()
         self.score.setWordWrap(True)
         self.verdict = QLabel()
