@@ -121,3 +121,19 @@ def test_reference_vectors_rules(repo: SqliteRepository) -> None:
     assert ids == [false_positive, unscored]
     assert repo.reference_vectors(MODEL, ImageGroup.PICTURE, 10)[0] == [picture]
     assert repo.reference_vectors("other", ImageGroup.SURVEY, 10)[0] == [other_model.id]
+
+
+def test_hourly_counts_count_what_was_stored_today(
+    repo: SqliteRepository, gallery: dict[str, int]
+) -> None:
+    counts = repo.hourly_counts(24)
+    assert len(counts) == 24 and counts[-1] == 6 and sum(counts) == 6  # all just now
+
+
+def test_recent_scores_newest_first_with_their_thresholds(
+    repo: SqliteRepository, gallery: dict[str, int]
+) -> None:
+    recent = repo.recent_scores(MODEL, 4)
+    assert [r.score for r in recent] == [8.0, 0.5, 3.0, 5.0]  # the last four written
+    assert all(r.thresholds is not None for r in recent)
+    assert repo.recent_scores("another-model", 4) == []
