@@ -162,9 +162,11 @@ class AgentRuntime:
                 calibrations.append(cal)
         recent = await self._db(lambda r: r.recent_scores(model_id, 500))
         hourly = await self._db(lambda r: r.hourly_counts(24))
-        # Groups still bootstrapping judge with no anomaly cut (p <= 0): the line to draw is
-        # the latest real cut.
-        judged = [r.thresholds for r in recent if r.thresholds and r.thresholds.anomaly_p > 0]
+        # Groups still bootstrapping judge with no anomaly cut (p <= 0) and p-values against
+        # each other: the p-value histogram and its lines are the calibrated judgements only,
+        # or bars would sit in the near-miss band while the image was judged normal.
+        calibrated = [r for r in recent if r.thresholds and r.thresholds.anomaly_p > 0]
+        judged = [r.thresholds for r in calibrated if r.thresholds is not None]
         cuts = [t.anomaly_p for t in judged]
         return AgentStats(
             images_total=s.images,
@@ -178,7 +180,7 @@ class AgentRuntime:
             calibrations=tuple(calibrations),
             # from the store, oldest first: the same after a restart as before it
             recent_scores=tuple(res.score for res in reversed(recent)),
-            recent_p_values=tuple(res.p_value for res in reversed(recent)),
+            recent_p_values=tuple(res.p_value for res in reversed(calibrated)),
             hourly_counts=tuple(hourly),
             thresholds_in_use=judged[0] if judged else None,
             anomaly_cut_range=(min(cuts), max(cuts)) if cuts else None,

@@ -137,6 +137,12 @@ class DiscoveryPanel(QWidget):
         self.sources.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.sources.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.sources.setAlternatingRowColors(True)
+        self.sources_hint = QLabel(
+            "No source has run since AstroLens started: press Start to fetch new images, or"
+            " scan a folder from the tray menu."
+        )
+        self.sources_hint.setObjectName("muted")
+        self.sources_hint.setWordWrap(True)
         self.calibration = QLabel()
         self.calibration.setObjectName("muted")
         self.calibration.setWordWrap(True)  # one line per group made the window 1880 px wide
@@ -154,6 +160,7 @@ class DiscoveryPanel(QWidget):
         lay.addLayout(charts, 2)
         lay.addWidget(self.cut_note)
         lay.addWidget(self.sources, 1)
+        lay.addWidget(self.sources_hint)
         lay.addWidget(self.calibration)
 
         bridge.stats_dirty.connect(self.refresh)
@@ -195,6 +202,7 @@ class DiscoveryPanel(QWidget):
         else:
             self.cut_note.hide()
         self.sources.setRowCount(len(s.sources))
+        self.sources_hint.setVisible(not s.sources)
         for row, src in enumerate(s.sources):
             items = [
                 src.source_id + ("  ◀ now" if src.source_id == s.current_source else ""),

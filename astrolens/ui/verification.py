@@ -288,8 +288,15 @@ class VerificationPanel(QWidget):
         detail.append(f"model {cand.model_id}, calibration v{r.calibration_version}")
         self.score.setToolTip("\n".join(detail))
         colour = VERDICT_COLOUR[cand.catalog_verdict]
+        why = ""
+        if cand.catalog_verdict is CatalogVerdict.NO_POSITION:
+            # say why the catalog tables stay empty, instead of leaving them blank
+            why = (
+                f"<br><span style='color:{theme.MUTED}; font-weight:normal'>The file has no sky"
+                " coordinates (WCS), so the catalogs cannot be asked about it.</span>"
+            )
         self.verdict.setText(
-            f"<span style='color:{colour}'>{CATALOG_TEXT[cand.catalog_verdict]}</span>"
+            f"<span style='color:{colour}'>{CATALOG_TEXT[cand.catalog_verdict]}</span>{why}"
         )
         self.services.setRowCount(len(cand.crossmatches))
         objects = []

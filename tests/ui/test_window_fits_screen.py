@@ -18,6 +18,7 @@ from astrolens.domain.events import PipelineState, PipelineStateChanged, SourceS
 from astrolens.domain.sources import SourceState, SourceStatus
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.main_window import PANELS, MainWindow
+from astrolens.ui.viewer import ImageViewer
 from tests.ui.conftest import save_screenshot
 
 SCREEN_W, SCREEN_H = 1366, 768
@@ -102,13 +103,40 @@ def test_screenshots_of_every_panel(qtbot: QtBot, real_window: MainWindow) -> No
     )
     qtbot.wait(800)
     save_screenshot(win, "real-verification-fits-stamp")
-    save_screenshot(v.viewer, "real-viewer")
     win.show_panel("Settings")
     qtbot.wait(300)
     save_screenshot(win, "real-settings")
     win.show_panel("Training")
     qtbot.wait(800)
     save_screenshot(win, "real-training")
+
+    # The viewer on its own at screen size, on the whole FITS frame the stamps came from.
+    frame_id = _run(qtbot, win.controller._db(_frame_id))  # type: ignore[attr-defined]
+    viewer = ImageViewer(win.controller)
+    qtbot.addWidget(viewer)
+    viewer.resize(SCREEN_W, SCREEN_H)
+    viewer.show()
+    viewer.show_candidate(frame_id)
+    qtbot.waitUntil(lambda: viewer.shown is not None, timeout=20000)
+    assert viewer.shown is not None and viewer.shown.kind == "FITS image"
+    qtbot.wait(500)
+    save_screenshot(viewer, "real-viewer-fits-frame")
+
+
+def _frame_id(repo) -> int:  # type: ignore[no-untyped-def]
+    for image_id in range(1, 10_000):
+        record = repo.get_image(image_id)
+        if record is None:
+            break
+        if record.provenance.uri.endswith("M51.fits"):
+            return int(image_id)
+    raise AssertionError("the M51 frame is not in the store")
+
+
+def _run(qtbot: QtBot, coro):  # type: ignore[no-untyped-def]
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=30000)
+    return task.result()
 
 
 def _is_stamp(qtbot: QtBot, win: MainWindow, image_id: int) -> bool:
