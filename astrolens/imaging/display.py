@@ -164,10 +164,17 @@ class DisplayRenderer:
     """Renders stored files, keeping the last few decoded files so that changing the stretch
     of the image on screen does not read and parse the file again. Thread-safe."""
 
-    def __init__(self, cache_size: int = 4) -> None:
+    def __init__(self, cache_size: int = 4, cache_bytes: int = 256 << 20) -> None:
         self._cache: OrderedDict[tuple[str, int, int], StoredPixels] = OrderedDict()
         self._cache_size = cache_size
+        # A plate scan decodes to hundreds of MB of float32: the cache is bounded by bytes too,
+        # and one larger than the whole budget is not kept at all.
+        self._cache_bytes = cache_bytes
         self._lock = threading.Lock()
+
+    def cached_bytes(self) -> int:
+        with self._lock:
+            return sum(item.data.nbytes for item in self._cache.values())
 
     def _stored(self, path: Path) -> StoredPixels:
         try:
@@ -181,10 +188,14 @@ class DisplayRenderer:
                 self._cache.move_to_end(key)
                 return hit
         stored = read_stored(path)
+        if stored.data.nbytes > self._cache_bytes:
+            return stored
         with self._lock:
             self._cache[key] = stored
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            total = sum(item.data.nbytes for item in self._cache.values())
+            while len(self._cache) > self._cache_size or total > self._cache_bytes:
+                _key, dropped = self._cache.popitem(last=False)
+                total -= dropped.data.nbytes
         return stored
 
     def render(

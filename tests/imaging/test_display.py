@@ -115,6 +115,16 @@ def test_a_replaced_file_is_read_again(shared_data: Path, tmp_path: Path) -> Non
     assert second.kind == "stamp cut from a frame" and second.pixels.shape != first.pixels.shape
 
 
+def test_the_decoded_file_cache_is_bounded_by_bytes(shared_data: Path) -> None:
+    frame = shared_data / "demo" / "picture_or_fits__M51.fits"  # 512x512 float32: 1 MiB
+    renderer = DisplayRenderer(cache_size=4, cache_bytes=1_500_000)
+    renderer.render(frame)
+    assert renderer.cached_bytes() == 512 * 512 * 4
+    renderer.render(shared_data / "demo" / "picture_or_fits__HorseHead.fits")  # larger: not kept
+    renderer.render(shared_data / "demo" / "anomaly__J000411.19+020924.0.jpg")
+    assert 0 < renderer.cached_bytes() <= 1_500_000
+
+
 # -- stretches -------------------------------------------------------------------------------
 
 

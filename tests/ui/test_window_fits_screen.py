@@ -1,7 +1,7 @@
 """The window fits a 1366x768 laptop screen over the REAL agent: every panel, even after long
 messages, and a saved geometry larger than the screen is brought back onto it.
 
-Saves a 1366x768 screenshot of every panel (real-*.png) to artifacts/screenshots/."""
+Saves a 1366x768 screenshot of every panel (1366-*.png) to artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -83,14 +83,14 @@ def test_screenshots_of_every_panel(qtbot: QtBot, real_window: MainWindow) -> No
     win.resize(SCREEN_W, SCREEN_H)
     win.show_panel("Discovery")
     qtbot.wait(1500)
-    save_screenshot(win, "real-discovery")
+    save_screenshot(win, "1366-discovery")
     win.show_panel("Gallery")
     g = win.gallery
     qtbot.waitUntil(lambda: g.model.rowCount() > 0, timeout=20000)
     g.view.setCurrentIndex(g.model.index(0))
     qtbot.waitUntil(lambda: g.details.viewer.shown is not None, timeout=20000)
     qtbot.wait(1500)
-    save_screenshot(win, "real-gallery")
+    save_screenshot(win, "1366-gallery")
     win.show_panel("Verification")
     v = win.verification
     qtbot.waitUntil(lambda: len(v.queue) > 0, timeout=30000)
@@ -102,13 +102,13 @@ def test_screenshots_of_every_panel(qtbot: QtBot, real_window: MainWindow) -> No
         lambda: v.viewer.image_id == stamp and v.viewer.shown is not None, timeout=20000
     )
     qtbot.wait(800)
-    save_screenshot(win, "real-verification-fits-stamp")
+    save_screenshot(win, "1366-verification-fits-stamp")
     win.show_panel("Settings")
     qtbot.wait(300)
-    save_screenshot(win, "real-settings")
+    save_screenshot(win, "1366-settings")
     win.show_panel("Training")
     qtbot.wait(800)
-    save_screenshot(win, "real-training")
+    save_screenshot(win, "1366-training")
 
     # The viewer on its own at screen size, on the whole FITS frame the stamps came from.
     frame_id = _run(qtbot, win.controller._db(_frame_id))  # type: ignore[attr-defined]
@@ -120,7 +120,7 @@ def test_screenshots_of_every_panel(qtbot: QtBot, real_window: MainWindow) -> No
     qtbot.waitUntil(lambda: viewer.shown is not None, timeout=20000)
     assert viewer.shown is not None and viewer.shown.kind == "FITS image"
     qtbot.wait(500)
-    save_screenshot(viewer, "real-viewer-fits-frame")
+    save_screenshot(viewer, "1366-viewer-fits-frame")
 
 
 def _frame_id(repo) -> int:  # type: ignore[no-untyped-def]
