@@ -88,6 +88,7 @@ class VerificationPanel(QWidget):
         self.score.setWordWrap(True)
         self.verdict = QLabel()
         self.verdict.setObjectName("heading")
+        self.verdict.setWordWrap(True)  # the verdict and, for an image without WCS, why
         self.predictions = QLabel()  # what the promoted heads say (your labels, morphology)
         self.predictions.setWordWrap(True)
         self.predictions.setObjectName("muted")
