@@ -6,6 +6,8 @@ N or → next, P or ← previous, Enter in the note saves the note with the curr
 
 from __future__ import annotations
 
+import html
+
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -32,7 +34,7 @@ from astrolens.ui.links import ned_url, simbad_url
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
-from astrolens.ui.widgets import ElidedLabel, WrappedLabel
+from astrolens.ui.widgets import ElidedLabel, WrappedLabel, breakable
 
 STATUS_COLOUR = {
     MatchStatus.MATCH: theme.GOOD,
@@ -269,7 +271,8 @@ class VerificationPanel(QWidget):
         self.title.setText(f"#{cand.id} · {display_name(cand)}")
         label = (
             f"Labelled <b>{LABEL_TEXT[cand.label.value]}</b>"
-            + (f": {cand.label.note}" if cand.label.note else "")
+            # the user's own words: escaped (it is rich text) and breakable (a pasted URL)
+            + (f": {html.escape(breakable(cand.label.note))}" if cand.label.note else "")
             if cand.label
             else "Not labelled yet"
         )

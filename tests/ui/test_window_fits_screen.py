@@ -6,6 +6,8 @@ Saves a 1366x768 screenshot of every panel (1366-*.png) to artifacts/screenshots
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from PyQt6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from astrolens.app.agent import AgentRuntime
+from astrolens.domain.crossmatch import CrossMatch, MatchStatus
 from astrolens.domain.events import PipelineState, PipelineStateChanged, SourceStatusChanged
+from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.sources import SourceState, SourceStatus
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.main_window import PANELS, MainWindow
@@ -67,6 +71,23 @@ def test_every_panel_fits_1366x768_even_after_long_messages(
     real_runtime._emit(PipelineStateChanged(PipelineState.ERROR, LONG))
     real_runtime._emit(SourceStatusChanged(SourceStatus("sdss", SourceState.ERROR, LONG)))
     v.status.setText(LONG)
+    # a candidate with a long file name, a catalog error and a long note, shown in both views
+    cand = v.candidate
+    assert cand is not None
+    long_name = "anomaly__" + "CFHTLSJ021408.1-053533_SpaceWarps_ASW0002i12_grade3.0" * 4
+    noisy = dataclasses.replace(
+        cand,
+        image=dataclasses.replace(
+            cand.image,
+            provenance=dataclasses.replace(
+                cand.image.provenance, uri=f"file:///data/{long_name}.jpg"
+            ),
+        ),
+        crossmatches=(CrossMatch("simbad", MatchStatus.ERROR, 10.0, reason=LONG),),
+        label=Label(cand.id, LabelValue.UNSURE, "me", datetime.now(UTC), note=LONG),
+    )
+    v.show_candidate(noisy)
+    win.gallery.details.show_candidate(noisy)
     v.viewer._placeholder(f"Cannot show this image: {LONG}")
     win.gallery.details.viewer._placeholder(f"Cannot show this image: {LONG}")
     win.settings.status.setText(f"Not saved: {LONG}")
