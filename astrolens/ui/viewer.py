@@ -45,6 +45,18 @@ class ZoomView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         self._fit = True
+        self.zoom_changed.connect(self._sampling)
+
+    def _sampling(self, zoom: float) -> None:
+        """Square pixels when magnified (what the data holds); averaged when shrunk, or a
+        4k frame shown in 600 px drops most of its pixels and sparkles with aliasing."""
+        smooth = zoom < 1.0
+        self.item.setTransformationMode(
+            Qt.TransformationMode.SmoothTransformation
+            if smooth
+            else Qt.TransformationMode.FastTransformation
+        )
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
 
     @property
     def zoom(self) -> float:
