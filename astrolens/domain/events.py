@@ -87,6 +87,41 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanProgress:
+    """A one-off folder scan: `done` of the folder's `total` files handled so far."""
+
+    what: str
+    done: int
+    total: int
+
+    def text(self) -> str:
+        return f"Scanning {self.done}/{self.total}" + (f" ({self.what})" if self.what else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFinished:
+    """A one-off folder scan ended: what it stored, and whether it ran to the end."""
+
+    what: str
+    total: int
+    ingested: int
+    duplicates: int
+    quarantined: int
+    anomalies: int
+    near_misses: int
+    seconds: float
+    completed: bool = True
+
+    def text(self) -> str:
+        head = f"Scanned {self.what}" if self.completed else f"Scan of {self.what} stopped"
+        return (
+            f"{head}: {self.total} files, {self.ingested} new images, "
+            f"{self.duplicates} already known, {self.quarantined} unreadable; "
+            f"{self.anomalies} anomalies, {self.near_misses} near-misses"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingEnded:
     """A fine-tuning run stopped: finished (kept or not), failed or cancelled. Its record in
     the store says which and why."""
@@ -107,5 +142,7 @@ Event = (
     | ImageQuarantined
     | SourceStatusChanged
     | Progress
+    | ScanProgress
+    | ScanFinished
     | TrainingEnded
 )

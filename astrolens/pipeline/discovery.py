@@ -79,6 +79,9 @@ class PipelineConfig:
     crossmatch: bool = True
     notify: bool = True
     stop_timeout_s: float = 10.0
+    # What a cycle covers, in words, for its notification ("folder demo"); empty: the ids of
+    # the sources.
+    label: str = ""
 
 
 @dataclass
@@ -176,6 +179,7 @@ class DiscoveryPipeline:
         self._calibrate_requested = False
         self._done_counter = itertools.count(1)
         self._planned = 0
+        self._to_notify: list[Candidate] = []
 
     # ------------------------------------------------------------------ control
 
@@ -201,7 +205,9 @@ class DiscoveryPipeline:
             log.exception("event listener failed on %r", type(event).__name__)
 
     def pause(self) -> None:
-        """Stop pulling new images; what is already fetched finishes its way through."""
+        """Stop pulling new images within about a batch: fetch, decode and embed each wait
+        before taking their next item, so what is queued stays queued (and is stored after
+        resume) instead of draining into the store for many seconds after Pause."""
         self._resume.clear()
         self._set_state(PipelineState.PAUSED)
 
@@ -311,6 +317,7 @@ class DiscoveryPipeline:
             await match_q.join()
             for worker in workers:
                 worker.cancel()
+        await self._notify_cycle(report)
 
         report.seconds = time.monotonic() - started
         for source in self.sources:
@@ -394,6 +401,7 @@ class DiscoveryPipeline:
         while True:
             tracker, raw = await decode_q.get()
             try:
+                await self._resume.wait()
                 try:
                     images = await run_in(self.ex.io, self.decoder.decode, raw)
                 except UnreadableImageError as exc:
@@ -451,6 +459,7 @@ class DiscoveryPipeline:
         while True:
             batch = await self._next_batch(embed_q)
             try:
+                await self._resume.wait()
                 await self._process_batch(batch, match_q, report)
             finally:
                 for _ in batch:
@@ -590,11 +599,19 @@ class DiscoveryPipeline:
             if refreshed is not None:
                 candidate = refreshed
                 self._emit(CatalogChecked(candidate.id, candidate.catalog_verdict))
-        if (
-            notify
-            and self.notifier is not None
-            and self.config.notify
-            and candidate.result.verdict is Verdict.ANOMALY
-            and candidate.label is None
-        ):
-            await self.notifier.notify_candidates([candidate])
+        if notify and candidate.result.verdict is Verdict.ANOMALY and candidate.label is None:
+            # Held to the end of the cycle: one notification per scan, not one per image.
+            self._to_notify.append(candidate)
+
+    def describe(self, report: CycleReport) -> str:
+        what = self.config.label or ", ".join(source.id for source in self.sources)
+        return f"{what} ({report.ingested} new images)"
+
+    async def _notify_cycle(self, report: CycleReport) -> None:
+        found, self._to_notify = self._to_notify, []
+        if not found or self.notifier is None or not self.config.notify:
+            return
+        try:
+            await self.notifier.notify_candidates(found, scanned=self.describe(report))
+        except Exception:  # a notification server problem must not fail the cycle
+            log.exception("could not notify %d anomalies", len(found))

@@ -438,6 +438,9 @@ class FakeController:
         c = next((c for c in self.base if c.id == image_id), None)
         if c is None:
             return
+        if c.image.provenance.sky is None:  # nothing to ask, as the real agent says
+            self.emit(CatalogChecked(image_id, CatalogVerdict.NO_POSITION))
+            return
         self._pending_xm[image_id] = tuple(
             CrossMatch(x.service, MatchStatus.PENDING, x.radius_arcsec) for x in c.crossmatches
         )
