@@ -28,6 +28,7 @@ APP_NAME = "AstroLens"
 ICON = resource_path("icons", "astrolens.svg")  # works inside the desktop bundle too
 FLUSH_DELAY_S = 1.5  # candidates of one cycle arrive within this: they are judged together
 
+
 def catalog_line(verdict: CatalogVerdict) -> str:
     """What the catalogs said, in one line. A `match` with `assert_never`: a new verdict
     without its text fails the type check and the exhaustive test, not a user's notification
@@ -110,6 +111,7 @@ class DesktopNotifier:
         # What each shown notification is about, so acting on it (or labelling its image in
         # the window) can close it: a notification the user already answered is clutter.
         self._shown: dict[str, tuple[int, ...]] = {}
+        self._platform_ids: dict[str, Any] = {}
 
     async def available(self) -> tuple[bool, str]:
         """Whether a notification server answers. desktop-notifier's send() only logs when
@@ -188,6 +190,7 @@ class DesktopNotifier:
             thread="astrolens-anomalies",
         )
         self._shown[ident] = tuple(c.id for c in items)
+        self._remember_platform_id(ident)
         self.sent.append(batch)
         log.info("notified %s", title)
 
@@ -214,10 +217,28 @@ class DesktopNotifier:
                 task.add_done_callback(self._tasks.discard)
 
     async def _clear(self, ident: str) -> None:
+        # desktop-notifier 6.2's D-Bus backend forgets a notification's server id as soon as
+        # one of its actions fires, so clear() can no longer close it (a KeyError), while
+        # servers such as dunst keep it on screen after `dunstctl action`. Give the backend
+        # the id back first (pinned version; elsewhere this is a no-op).
+        ids = getattr(
+            self._backend._backend, "_platform_to_interface_notification_identifier", None
+        )
+        platform_id = self._platform_ids.get(ident)
+        if ids is not None and platform_id is not None and ident not in ids.inverse:
+            ids[platform_id] = ident
         try:
             await self._backend.clear(ident)
         except Exception as exc:  # the server may have closed it already
             log.debug("could not close notification %s: %s", ident, exc)
+        self._platform_ids.pop(ident, None)
+
+    def _remember_platform_id(self, ident: str) -> None:
+        ids = getattr(
+            self._backend._backend, "_platform_to_interface_notification_identifier", None
+        )
+        if ids is not None and ident in ids.inverse:
+            self._platform_ids[ident] = ids.inverse[ident]
 
     async def aclose(self) -> None:
         if self._timer is not None:

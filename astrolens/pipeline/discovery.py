@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.crossmatch import search_radius_arcsec
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.errors import (
     AstroLensError,
@@ -29,7 +28,6 @@ from astrolens.domain.errors import (
 )
 from astrolens.domain.events import (
     CandidateFound,
-    CatalogChecked,
     CycleFinished,
     CycleStarted,
     DuplicateSeen,
@@ -55,6 +53,7 @@ from astrolens.domain.ports import (
 )
 from astrolens.domain.scoring import ScoreResult, Verdict
 from astrolens.domain.sources import FetchTask
+from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
 
@@ -179,7 +178,15 @@ class DiscoveryPipeline:
         self._calibrate_requested = False
         self._done_counter = itertools.count(1)
         self._planned = 0
-        self._to_notify: list[Candidate] = []
+        self.matching = CrossMatchNotifyStage(
+            repository=repository,
+            executors=executors,
+            emit=self._emit,
+            crossmatcher=crossmatcher,
+            notifier=notifier,
+            crossmatch=self.config.crossmatch,
+            notify=self.config.notify,
+        )
 
     # ------------------------------------------------------------------ control
 
@@ -589,29 +596,11 @@ class DiscoveryPipeline:
                 match_q.task_done()
 
     async def _crossmatch_and_notify(self, candidate: Candidate, *, notify: bool) -> None:
-        sky = candidate.image.provenance.sky
-        if self.crossmatcher is not None and self.config.crossmatch and sky is not None:
-            radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
-            results = await self.crossmatcher.crossmatch(sky, radius)
-            for result in results:
-                await run_in(self.ex.db, self.repo.save_crossmatch, candidate.id, result)
-            refreshed = await run_in(self.ex.db, self.repo.get_candidate, candidate.id)
-            if refreshed is not None:
-                candidate = refreshed
-                self._emit(CatalogChecked(candidate.id, candidate.catalog_verdict))
-        if notify and candidate.result.verdict is Verdict.ANOMALY and candidate.label is None:
-            # Held to the end of the cycle: one notification per scan, not one per image.
-            self._to_notify.append(candidate)
+        await self.matching.check(candidate, notify=notify)
 
     def describe(self, report: CycleReport) -> str:
         what = self.config.label or ", ".join(source.id for source in self.sources)
         return f"{what} ({report.ingested} new images)"
 
     async def _notify_cycle(self, report: CycleReport) -> None:
-        found, self._to_notify = self._to_notify, []
-        if not found or self.notifier is None or not self.config.notify:
-            return
-        try:
-            await self.notifier.notify_candidates(found, scanned=self.describe(report))
-        except Exception:  # a notification server problem must not fail the cycle
-            log.exception("could not notify %d anomalies", len(found))
+        await self.matching.finish(self.describe(report))
