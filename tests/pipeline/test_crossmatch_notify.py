@@ -48,6 +48,14 @@ def on_bus(desktop: DesktopSession, monkeypatch: pytest.MonkeyPatch) -> DesktopS
     return desktop
 
 
+async def eventually(pred: Any, what: str, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 async def _store(repo: SqliteRepository, ex: Executors, rows: list[tuple[Any, ...]]) -> list[Any]:
     out = []
     for seed, sky, name, verdict, score, p in rows:
@@ -119,18 +127,13 @@ async def test_a_scan_is_cross_matched_then_notified_once_and_the_action_opens_t
     assert await stage.finish("folder demo (4 new images)") == 3
     await asyncio.gather(*notifier._tasks)
     wait_for(lambda: on_bus.displayed() == 1, 10, "one notification for the scan")
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert on_bus.displayed() == 1
     on_bus.run("dunstctl", "action", "0")  # a click on it
-    deadline = time.monotonic() + 10
-    while not reviewed and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await eventually(lambda: reviewed, "the click to reach the agent")
     # Equal p-values: the higher score is the strongest, as the review queue ranks it.
     assert reviewed == [discovery.id]
-    deadline = time.monotonic() + 10
-    while on_bus.displayed() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert on_bus.displayed() == 0, "the acted-on notification is still shown"
+    await eventually(lambda: on_bus.displayed() == 0, "the acted-on notification to close")
     shown = on_bus.notifications()[0]
     assert shown["summary"] == "3 new anomalies in folder demo (4 new images)"
     assert str(shown["body"]).startswith(f"Strongest: #{discovery.id} anomaly__empty.jpg")
@@ -159,12 +162,10 @@ async def test_one_anomaly_without_a_sky_position_gets_its_own_notification(
     wait_for(lambda: on_bus.displayed() == 1, 10, "the notification")
     on_bus.dmenu_choice.write_text("Not interesting")
     on_bus.run("dunstctl", "context")
-    deadline = time.monotonic() + 10
-    while not dismissed and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await eventually(lambda: dismissed, "the button to reach the agent")
     assert dismissed == [unplaced.id]
     on_bus.run("dunstctl", "close-all", check=False)
-    time.sleep(0.3)
+    await asyncio.sleep(0.3)
     shown = on_bus.notifications()[0]
     assert str(shown["summary"]).startswith(f"Anomaly #{unplaced.id}: anomaly__lens.png")
     assert "no sky position" in str(shown["body"])
