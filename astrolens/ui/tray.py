@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
 
 from astrolens.domain.agent import AgentController, AgentStats, CandidateFilter
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.events import PipelineState
+from astrolens.domain.events import PipelineState, ScanFinished, ScanProgress
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.sources import SourceState
 from astrolens.ui.bridge import AgentBridge
@@ -36,10 +36,19 @@ def tray_state(state: PipelineState | None, stats: AgentStats | None) -> TraySta
     return TrayState.RUNNING
 
 
-def tooltip_text(state: PipelineState | None, stats: AgentStats | None, message: str = "") -> str:
+def tooltip_text(
+    state: PipelineState | None, stats: AgentStats | None, message: str = "", scan: str = ""
+) -> str:
+    """`scan`: a folder scan's progress ("Scanning 64/365 (folder demo)") or its summary;
+    it leads, so the tray never says "idle" while a scan runs."""
     if state is None:
         return "AstroLens — starting…" + (f"\n{message}" if message else "")
-    lines = [f"AstroLens — {state.value}" + (f": {message}" if message else "")]
+    if scan:
+        lines = [f"AstroLens — {scan}"]
+        if state is PipelineState.PAUSED:
+            lines[0] += " (paused)"
+    else:
+        lines = [f"AstroLens — {state.value}" + (f": {message}" if message else "")]
     if stats is not None:
         lines.append(f"{stats.images_today:,} images today · {stats.anomalies:,} anomalies")
         if stats.unlabelled_anomalies:
@@ -64,6 +73,7 @@ class TrayAgent(QObject):
         self.state: PipelineState | None = None
         self.stats: AgentStats | None = None
         self.message = ""
+        self.scan = ""  # a folder scan's progress, then its summary
         self.icon = QSystemTrayIcon(tray_icon(TrayState.STARTING), self)
         self.menu = QMenu()
         self.status_action = QAction("Starting…", self.menu)
@@ -106,6 +116,7 @@ class TrayAgent(QObject):
         self.recent_menu.setEnabled(True)
         bridge.state_changed.connect(self._state_changed)
         bridge.stats_dirty.connect(self.refresh)
+        bridge.scan_changed.connect(self._scan_changed)
         self._update()
         self.refresh()
 
@@ -147,6 +158,10 @@ class TrayAgent(QObject):
         self.message = event.message
         self._update()
 
+    def _scan_changed(self, event: ScanProgress | ScanFinished) -> None:
+        self.scan = event.text()
+        self._update()
+
     def toggle_pause(self) -> None:
         c = self.controller
         if c is None:
@@ -173,7 +188,7 @@ class TrayAgent(QObject):
         ts = tray_state(self.state, self.stats)
         self.tray_state = ts
         self.icon.setIcon(tray_icon(ts, self.badge))
-        tip = tooltip_text(self.state, self.stats, self.message)
+        tip = tooltip_text(self.state, self.stats, self.message, self.scan)
         self.icon.setToolTip(tip)
         self.status_action.setText(tip.splitlines()[0])
         paused = self.state in (PipelineState.PAUSED, PipelineState.STOPPED)

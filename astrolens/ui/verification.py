@@ -81,6 +81,10 @@ class VerificationPanel(QWidget):
         self.queue: list[int] = []
         self.position = -1
         self.candidate: Candidate | None = None
+        # Opened from a notification (or the tray): the review starts at that candidate, and
+        # "Back to queue" returns to where the user was (None: not jumped).
+        self._jumped_from: int | None = None
+        self._jumped = False
 
         self.viewer = ImageViewer()
         self.title = QLabel("No candidate")
@@ -130,11 +134,15 @@ class VerificationPanel(QWidget):
         )
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.back = QPushButton("Back to queue")
+        self.back.setToolTip("Return to the candidate you were reviewing before this one")
+        self.back.clicked.connect(self.back_to_queue)
+        self.back.hide()
         prev_b = QPushButton("← Previous")
         next_b = QPushButton("Next →")
         prev_b.clicked.connect(self.previous)
         next_b.clicked.connect(self.next)
-        for b in (prev_b, next_b, self.retry, self.simbad, self.ned, *self.buttons.values()):
+        for b in (self.back, prev_b, next_b, self.retry, self.simbad, self.ned, *self.buttons.values()):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         left = QWidget()
@@ -165,6 +173,7 @@ class VerificationPanel(QWidget):
         rl.addWidget(self.note)
         nav = QHBoxLayout()
         nav.addWidget(self.mode)
+        nav.addWidget(self.back)
         nav.addWidget(prev_b)
         nav.addWidget(self.where)
         nav.addStretch(1)
@@ -211,7 +220,10 @@ class VerificationPanel(QWidget):
             found = await self.controller.candidates(query)
         current = self.candidate.id if self.candidate else None
         self.queue = [c.id for c in found]
-        if current is not None and current not in self.queue:
+        if current is not None and (self._jumped or current not in self.queue):
+            # the review starts here: the candidate the user came for is first, not 55th
+            if current in self.queue:
+                self.queue.remove(current)
             self.queue.insert(0, current)
         self.position = self.queue.index(current) if current is not None else -1
         if self.candidate is None and self.queue:
@@ -230,7 +242,33 @@ class VerificationPanel(QWidget):
             await self.show_id(first)
 
     def open_candidate(self, image_id: int) -> None:
-        spawn(self.show_id(image_id), name="verify-open")
+        """Start the review at this candidate (a notification's or the tray's): it comes
+        first in the queue, and "Back to queue" returns to where the user was."""
+        previous = self.candidate.id if self.candidate is not None else None
+        if previous != image_id:
+            self._jumped_from = previous
+        self._jumped = True
+        self.back.show()
+        spawn(self._open(image_id), name="verify-open")
+
+    async def _open(self, image_id: int) -> None:
+        await self.show_id(image_id)
+        await self.load_queue()
+
+    def back_to_queue(self) -> None:
+        target = self._jumped_from
+        self._jumped = False
+        self._jumped_from = None
+        self.back.hide()
+        spawn(self._back(target), name="verify-back")
+
+    async def _back(self, target: int | None) -> None:
+        self.candidate = None if target is None else self.candidate
+        await self.load_queue()
+        if target is not None:
+            await self.show_id(target)
+        elif self.queue:
+            await self.show_id(self.queue[0])
 
     async def show_id(self, image_id: int) -> None:
         cand = await self.controller.get_candidate(image_id)
