@@ -142,7 +142,15 @@ class VerificationPanel(QWidget):
         next_b = QPushButton("Next →")
         prev_b.clicked.connect(self.previous)
         next_b.clicked.connect(self.next)
-        for b in (self.back, prev_b, next_b, self.retry, self.simbad, self.ned, *self.buttons.values()):
+        for b in (
+            self.back,
+            prev_b,
+            next_b,
+            self.retry,
+            self.simbad,
+            self.ned,
+            *self.buttons.values(),
+        ):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         left = QWidget()
