@@ -193,6 +193,8 @@ class AgentRuntime:
                         event.anomalies,
                         event.near_misses,
                         event.seconds,
+                        most_unusual=event.most_unusual,
+                        significance=event.significance,
                     )
                 )
             elif not isinstance(event, PipelineStateChanged):

@@ -32,6 +32,16 @@ class CycleStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class Unusual:
+    """One of a scan's most unusual images, named for a person (file name, or frame + stamp)."""
+
+    image_id: int
+    name: str
+    score: float
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
 class CycleFinished:
     cycle: int
     ingested: int
@@ -40,6 +50,10 @@ class CycleFinished:
     anomalies: int
     near_misses: int
     seconds: float
+    # When nothing was significant: the most unusual few, queued for review all the same,
+    # and the sentence that says how large the reference must grow before verdicts count.
+    most_unusual: tuple[Unusual, ...] = ()
+    significance: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +125,19 @@ class ScanFinished:
     near_misses: int
     seconds: float
     completed: bool = True
+    most_unusual: tuple[Unusual, ...] = ()
+    significance: str = ""
 
     def text(self) -> str:
         head = f"Scanned {self.what}" if self.completed else f"Scan of {self.what} stopped"
-        return (
+        text = (
             f"{head}: {self.total} files, {self.ingested} new images, "
             f"{self.duplicates} already known, {self.quarantined} unreadable; "
             f"{self.anomalies} anomalies, {self.near_misses} near-misses"
         )
+        if self.most_unusual:
+            text += f"; {len(self.most_unusual)} most unusual so far queued for review"
+        return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,10 @@ class BlobStore(Protocol):
 class Repository(Protocol):
     """The store, as the pipeline sees it. Every method is blocking: use the db executor."""
 
+    def keep_for_review(self, image_ids: Sequence[int], model_id: str) -> int:
+        """Queue these images for review whatever their verdict (a first run's most unusual)."""
+        ...
+
     def has_uri(self, uri: str) -> bool: ...
 
     def known_uris(self, uris: Sequence[str]) -> set[str]:

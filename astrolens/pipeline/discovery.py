@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from astrolens.domain.events import (
     PipelineStateChanged,
     Progress,
     SourceStatusChanged,
+    Unusual,
 )
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord, RawImage
 from astrolens.domain.ports import (
@@ -51,13 +53,20 @@ from astrolens.domain.ports import (
     Repository,
     VectorIndex,
 )
-from astrolens.domain.scoring import ScoreResult, Verdict
+from astrolens.domain.scoring import ScoreResult, Verdict, not_yet_significant
 from astrolens.domain.sources import FetchTask
 from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
 
 log = logging.getLogger(__name__)
+
+
+def display_name(record: ImageRecord) -> str:
+    """A file name a person recognises; a stamp is named after its frame."""
+    if record.parent_uri:
+        return f"{unquote(record.parent_uri.rsplit('/', 1)[-1])} (stamp)"
+    return unquote(record.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,9 @@ class PipelineConfig:
     crossmatch: bool = True
     notify: bool = True
     stop_timeout_s: float = 10.0
+    # With no anomaly in a cycle, its most unusual few go to the review queue anyway
+    # (labelled "most unusual so far, not yet significant"): a first run has something to show.
+    keep_most_unusual: int = 5
     # What a cycle covers, in words, for its notification ("folder demo"); empty: the ids of
     # the sources.
     label: str = ""
@@ -325,6 +337,7 @@ class DiscoveryPipeline:
             for worker in workers:
                 worker.cancel()
         await self._notify_cycle(report)
+        most_unusual = await self._keep_most_unusual(report)
 
         report.seconds = time.monotonic() - started
         for source in self.sources:
@@ -338,9 +351,33 @@ class DiscoveryPipeline:
                 anomalies=report.anomalies,
                 near_misses=report.near_misses,
                 seconds=report.seconds,
+                most_unusual=most_unusual,
+                significance=self._significance(report) if most_unusual else "",
             )
         )
         return report
+
+    def _significance(self, report: CycleReport) -> str:
+        cals = [c for g in ImageGroup if (c := self.scoring.calibration(g)) is not None]
+        reference = max((c.reference_size for c in cals), default=report.ingested)
+        alpha = cals[0].fdr if cals else 0.05
+        return not_yet_significant(reference, alpha)
+
+    async def _keep_most_unusual(self, report: CycleReport) -> tuple[Unusual, ...]:
+        if report.anomalies or not self.config.keep_most_unusual:
+            return ()
+        scored = [s for s in report.scored if s.result is not None]
+        scored.sort(key=lambda s: s.result.score if s.result else 0.0, reverse=True)
+        top = scored[: self.config.keep_most_unusual]
+        if not top:
+            return ()
+        ids = [s.record.id for s in top]
+        await run_in(self.ex.db, self.repo.keep_for_review, ids, self.embedder.model_id)
+        return tuple(
+            Unusual(s.record.id, display_name(s.record), s.result.score, s.result.p_value)
+            for s in top
+            if s.result is not None
+        )
 
     async def _plan_all(self) -> list[tuple[ImageSource, list[FetchTask]]]:
         plans = []

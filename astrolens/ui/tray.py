@@ -136,14 +136,32 @@ class TrayAgent(QObject):
         recent = await controller.candidates(
             CandidateFilter(verdicts=(Verdict.ANOMALY,), order_by="newest", limit=RECENT)
         )
-        self._fill_recent(recent)
+        unusual: list[Candidate] = []
+        if not recent:  # a first run: the most unusual so far, said as such
+            unusual = await controller.candidates(
+                CandidateFilter(verdicts=(Verdict.NORMAL,), order_by="score", limit=RECENT)
+            )
+        self._fill_recent(recent, unusual)
         self._update()
 
-    def _fill_recent(self, recent: list[Candidate]) -> None:
+    def _fill_recent(self, recent: list[Candidate], unusual: list[Candidate] | None = None) -> None:
         from astrolens.domain.agent import recent_anomalies_title
+        from astrolens.domain.scoring import not_yet_significant
 
         self.recent_menu.clear()
-        if not recent:
+        self.recent_menu.setTitle("Recent anomalies")
+        if not recent and unusual:
+            self.recent_menu.setTitle("Most unusual so far")
+            head = self.recent_menu.addAction("Most unusual so far, not yet significant:")
+            if head is not None:
+                head.setEnabled(False)
+            cals = self.stats.calibrations if self.stats else ()
+            reference = max((c.reference_size for c in cals), default=0)
+            note = not_yet_significant(reference, cals[0].fdr if cals else 0.05)
+            self.recent_menu.setToolTip(note)
+            self.recent_menu.setToolTipsVisible(True)
+            recent = unusual
+        elif not recent:
             none = self.recent_menu.addAction("None yet")
             if none is not None:
                 none.setEnabled(False)
@@ -152,6 +170,8 @@ class TrayAgent(QObject):
             action = self.recent_menu.addAction(title)
             if action is not None:
                 action.triggered.connect(_emitter(self.open_candidate.emit, cand.id))
+                if cand.result.verdict is Verdict.NORMAL:
+                    action.setToolTip(self.recent_menu.toolTip())
 
     def _state_changed(self, event) -> None:  # type: ignore[no-untyped-def]
         self.state = event.state

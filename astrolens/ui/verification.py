@@ -28,6 +28,7 @@ from astrolens.domain.agent import AgentController, CandidateFilter
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
 from astrolens.domain.labels import LabelValue
+from astrolens.domain.scoring import Verdict, not_yet_significant
 from astrolens.ui import theme
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.links import ned_url, simbad_url
@@ -57,6 +58,7 @@ QUEUE_MODES = (
     ("Most anomalous", "score"),
     ("Newest", "newest"),
 )
+MOST_UNUSUAL = 5  # a queue shorter than this gets the most unusual images too
 KEYS = {"T": LabelValue.TRUE_POSITIVE, "F": LabelValue.FALSE_POSITIVE, "U": LabelValue.UNSURE}
 
 
@@ -85,6 +87,7 @@ class VerificationPanel(QWidget):
         # "Back to queue" returns to where the user was (None: not jumped).
         self._jumped_from: int | None = None
         self._jumped = False
+        self.unusual_note = ""  # why the most unusual images are not called anomalies
 
         self.viewer = ImageViewer()
         self.title = QLabel("No candidate")
@@ -226,6 +229,8 @@ class VerificationPanel(QWidget):
             order = "rank" if mode == "label_next" else mode
             query = CandidateFilter(labelled=False, order_by=order, limit=500)
             found = await self.controller.candidates(query)
+        if len(found) < MOST_UNUSUAL:
+            found += await self._most_unusual()
         current = self.candidate.id if self.candidate else None
         self.queue = [c.id for c in found]
         if current is not None and (self._jumped or current not in self.queue):
@@ -237,6 +242,20 @@ class VerificationPanel(QWidget):
         if self.candidate is None and self.queue:
             await self.show_id(self.queue[0])
         self._update_where()
+
+    async def _most_unusual(self) -> list[Candidate]:
+        """A first run has (almost) nothing significant: the most unusual images kept for
+        review follow, said as such, with how large the reference must grow."""
+        query = CandidateFilter(
+            verdicts=(Verdict.NORMAL,), labelled=False, order_by="score", limit=MOST_UNUSUAL
+        )
+        found = await self.controller.candidates(query)
+        if found:
+            stats = await self.controller.stats()
+            reference = max((c.reference_size for c in stats.calibrations), default=0)
+            alpha = stats.calibrations[0].fdr if stats.calibrations else 0.05
+            self.unusual_note = not_yet_significant(reference, alpha)
+        return found
 
     def _mode_changed(self) -> None:
         spawn(self._restart_queue(), name="verify-mode")
@@ -358,6 +377,8 @@ class VerificationPanel(QWidget):
         self.simbad.setEnabled(has_sky)
         self.ned.setEnabled(has_sky)
         self.retry.setEnabled(has_sky)
+        if r.verdict is Verdict.NORMAL and self.unusual_note:
+            self.status.setText(self.unusual_note)
         if first_show:
             self.predictions.setText("")
             spawn(self._show_predictions(cand.id), name="verify-predictions")
