@@ -23,8 +23,14 @@ from astrolens.domain.candidates import Candidate
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     CandidateFound,
+    CatalogChecked,
+    CycleFinished,
     Event,
     PipelineState,
+    PipelineStateChanged,
+    Progress,
+    ScanFinished,
+    ScanProgress,
     SourceStatusChanged,
 )
 from astrolens.domain.images import ImageGroup
@@ -35,7 +41,7 @@ from astrolens.domain.records import CandidateOrder, LabelState, TrainingRun
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
-from astrolens.pipeline.discovery import DiscoveryPipeline
+from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
 from astrolens.pipeline.executors import run_in
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,8 @@ class AgentRuntime:
         self._listeners: list[Callable[[Event], None]] = []
         self._pipeline: DiscoveryPipeline | None = None
         self._scans: set[asyncio.Task[Any]] = set()
+        # Folder scans run their own pipelines; Pause must reach them too.
+        self._scan_pipelines: set[DiscoveryPipeline] = set()
         self._source_status: dict[str, SourceStatus] = {}
         self._index: Any = None
         self._index_lock = asyncio.Lock()
@@ -87,6 +95,8 @@ class AgentRuntime:
     def _emit(self, event: Event) -> None:
         if isinstance(event, SourceStatusChanged):
             self._source_status[event.status.source_id] = event.status
+        elif isinstance(event, CycleFinished):
+            self._release_memory()
         elif isinstance(event, CandidateFound) and self._learning is not None:
             # once the user has taught the ranking, new candidates are ranked as they come
             self._schedule_rerank()
@@ -96,12 +106,26 @@ class AgentRuntime:
             except Exception:
                 log.exception("UI listener failed")
 
+    def _release_memory(self) -> None:
+        """A scan or cycle ended: hand its freed buffers back to the system (the idle agent
+        was 950 MB resident after one scan; see benchmarks/agent_memory.py)."""
+        from astrolens.app.memory import release_freed_memory
+
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(
+            run_in(self.app.executors.io, release_freed_memory), name="astrolens-release-memory"
+        )
+        self._scans.add(task)
+        task.add_done_callback(self._scans.discard)
+
     # ------------------------------------------------------------------ control
 
     def start(self) -> None:
         """Build the pipeline of the enabled sources and run it (a named, owned task)."""
         if self._pipeline is None:
-            self._pipeline = self.app.pipeline(self.app.enabled_sources(), events=self._emit)
+            self._pipeline = self.app.pipeline(
+                self.app.enabled_sources(), events=self._from_pipeline
+            )
         if self._paused:
             self._pipeline.pause()
         self._pipeline.start()
@@ -110,32 +134,107 @@ class AgentRuntime:
 
     @property
     def state(self) -> PipelineState:
+        if self._paused:
+            return PipelineState.PAUSED
+        if self._scan_pipelines:
+            return PipelineState.RUNNING  # a folder scan runs, whatever the loop does
         if self._pipeline is None:
-            return PipelineState.PAUSED if self._paused else PipelineState.STOPPED
+            return PipelineState.STOPPED
         return self._pipeline.state
 
     def pause(self) -> None:
+        """No new image is pulled, by the discovery loop or by a running folder scan."""
+        before = self.state
         self._paused = True
-        if self._pipeline is not None:
-            self._pipeline.pause()
+        for pipeline in self._running_pipelines():
+            pipeline.pause()
+        if before is not PipelineState.PAUSED:
+            # Said once by the agent, whichever pipelines run (none, the loop, scans).
+            self._emit(PipelineStateChanged(PipelineState.PAUSED))
 
     def resume(self) -> None:
+        """Everything paused goes on where it stopped (queued files stay queued)."""
+        before = self.state
         self._paused = False
-        if self._pipeline is not None:
-            self._pipeline.resume()
+        for pipeline in self._running_pipelines():
+            pipeline.resume()
+        if self.state is not before:
+            self._emit(PipelineStateChanged(self.state))
+
+    def _running_pipelines(self) -> list[DiscoveryPipeline]:
+        loop = [self._pipeline] if self._pipeline is not None else []
+        return [*loop, *self._scan_pipelines]
+
+    def _from_pipeline(self, event: Event) -> None:
+        """The pipelines' own state changes: the agent's state is said by the agent (pause,
+        resume) so that a UI sees one PAUSED per Pause, not one per pipeline."""
+        if isinstance(event, PipelineStateChanged) and event.state is PipelineState.PAUSED:
+            return
+        if isinstance(event, PipelineStateChanged) and self._paused:
+            return
+        self._emit(event)
 
     def request_calibration(self) -> None:
         if self._pipeline is not None:
             self._pipeline.request_calibration()
 
     def scan_folder(self, path: Path) -> None:
-        pipeline = self.app.pipeline([self.app.folder_source([path], name=path.name)], self._emit)
+        """Scan the whole folder once (no per-cycle cap: the tray stored 64 of 365 files with
+        the loop's cap), saying "Scanning n/N" as it goes and a summary at the end."""
+        what = f"folder {path.name}"
+        total = 0
+
+        def on_event(event: Event) -> None:
+            nonlocal total
+            if isinstance(event, Progress):
+                total = event.total
+                self._emit(event)
+                self._emit(ScanProgress(what, event.done, event.total))
+            elif isinstance(event, CycleFinished):
+                self._emit(event)
+                self._emit(
+                    ScanFinished(
+                        what,
+                        total,
+                        event.ingested,
+                        event.duplicates,
+                        event.quarantined,
+                        event.anomalies,
+                        event.near_misses,
+                        event.seconds,
+                        most_unusual=event.most_unusual,
+                        significance=event.significance,
+                    )
+                )
+            elif not isinstance(event, PipelineStateChanged):
+                # the scan pipeline's own states (paused, stopped when it ends) are not the
+                # agent's: the agent says its state itself
+                self._emit(event)
+
+        config = PipelineConfig(
+            tasks_per_source=10**9, interval_s=self.app.settings.interval_s, label=what
+        )
+        source = self.app.folder_source([path], name=path.name)
+        pipeline = self.app.pipeline([source], on_event, config)
+        if self._paused:
+            pipeline.pause()
+        self._scan_pipelines.add(pipeline)
+        self._emit(ScanProgress(what, 0, 0))
+        if not self._paused:
+            self._emit(PipelineStateChanged(PipelineState.RUNNING, f"scanning {what}"))
 
         async def scan() -> None:
+            completed = False
             try:
                 await pipeline.run_cycle()
+                completed = True
             finally:
+                self._scan_pipelines.discard(pipeline)
                 await pipeline.stop()
+                if not completed:
+                    self._emit(ScanFinished(what, total, 0, 0, 0, 0, 0, 0.0, completed=False))
+                if not self._paused:
+                    self._emit(PipelineStateChanged(self.state))
 
         task = asyncio.get_running_loop().create_task(scan(), name=f"astrolens-scan-{path.name}")
         self._scans.add(task)
@@ -340,16 +439,28 @@ class AgentRuntime:
         return found
 
     async def retry_crossmatch(self, image_id: int) -> None:
+        """Ask the catalogs again. Emits CatalogChecked(PENDING) when it asks, then the new
+        verdict; with nothing to ask (no sky position, catalogs off) the verdict as it is."""
         crossmatcher = self.app.crossmatcher
         candidate = await self.get_candidate(image_id)
-        if crossmatcher is None or candidate is None or candidate.image.provenance.sky is None:
+        if candidate is None:
             return
-        from astrolens.domain.crossmatch import search_radius_arcsec
+        if crossmatcher is None or candidate.image.provenance.sky is None:
+            self._emit(CatalogChecked(image_id, candidate.catalog_verdict))
+            return
+        from astrolens.domain.crossmatch import CatalogVerdict, search_radius_arcsec
+
+        self._emit(CatalogChecked(image_id, CatalogVerdict.PENDING))
 
         radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
         results = await crossmatcher.crossmatch(candidate.image.provenance.sky, radius)
         for result in results:
             await self._db(lambda r, res=result: r.save_crossmatch(image_id, res))
+        # The window refreshes the candidate on this event (as after the pipeline's check);
+        # without it a retry changed the store and the view never showed it.
+        fresh = await self.get_candidate(image_id)
+        if fresh is not None:
+            self._emit(CatalogChecked(image_id, fresh.catalog_verdict))
 
     # ------------------------------------------------------------------ settings
 

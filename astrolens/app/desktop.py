@@ -313,6 +313,8 @@ class DesktopAgent:
                 geometry_file=app_paths().config_dir / "window.ini",
             )
             self.window.quit_requested.connect(self.request_quit)
+            # a candidate labelled in the window needs its notification no more
+            self.window.verification.labelled.connect(self._acted_on)
             self.window.settings.settings_saved.connect(self._settings_saved)
         return self.window
 
@@ -329,6 +331,11 @@ class DesktopAgent:
         if win is not None:
             log.info("opening candidate #%d for review", image_id)
             win.open_candidate(image_id)
+
+    def _acted_on(self, image_id: int, *_: object) -> None:
+        acted_on = getattr(self.notifier, "acted_on", None)
+        if acted_on is not None:
+            acted_on(image_id)
 
     def dismiss_candidate(self, image_id: int) -> None:
         if self.controller is not None:
@@ -362,6 +369,13 @@ class DesktopAgent:
         if command in ("pause", "resume") and self.controller is not None:
             getattr(self.controller, command)()
             return "ok"
+        if command.startswith("scan ") and self.controller is not None:
+            # what "Scan a folder…" does, for scripts: `scan /path/to/folder`
+            folder = Path(command[5:].strip()).expanduser()
+            if not folder.is_dir():
+                return f"error: not a folder: {folder}"
+            self.controller.scan_folder(folder)
+            return "ok"
         if command == "quit":
             self.request_quit()
             return "ok"
@@ -375,6 +389,8 @@ class DesktopAgent:
             "tray_visible": self.tray.icon.isVisible(),
             "tray_state": getattr(self.tray, "tray_state", None),
             "tooltip": self.tray.icon.toolTip(),
+            "menu_status": self.tray.status_action.text(),
+            "queue_position": win.verification.where.text() if win is not None else None,
             "controller_state": self.controller.state.value if self.controller else None,
             "window_visible": bool(win is not None and win.isVisible()),
             "panel": win.current_panel if win is not None else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,6 +31,7 @@ from astrolens.domain.events import (
     ImageScored,
     PipelineStateChanged,
     SourceStatusChanged,
+    Unusual,
 )
 from astrolens.domain.events import Progress as ProgressEvent
 
@@ -81,11 +82,12 @@ def event_line(event: Event) -> str:
         case CycleStarted(cycle=cycle, planned=planned):
             return f"cycle {cycle}: {planned} new items planned"
         case CycleFinished() as e:
-            return (
+            line = (
                 f"cycle {e.cycle} done in {e.seconds:.1f} s: {e.ingested} stored, "
                 f"{e.duplicates} duplicates, {e.quarantined} quarantined, "
                 f"{e.anomalies} anomalies, {e.near_misses} near-misses"
             )
+            return line + most_unusual_lines(e.most_unusual, e.significance)
         case CandidateFound(candidate=c):
             return f"[bold red]candidate[/] #{c.id} {c.result.verdict.value}: {c.result.explain()}"
         case CatalogChecked(image_id=i, verdict=v):
@@ -101,6 +103,17 @@ def event_line(event: Event) -> str:
         case ImageScored():
             return ""
     return repr(event)
+
+
+def most_unusual_lines(found: Sequence[Unusual], significance: str) -> str:
+    """A first run's answer when nothing is significant yet: what to look at, and why it is
+    not called an anomaly (empty when there is nothing to say)."""
+    if not found:
+        return ""
+    rows = "".join(
+        f"\n  #{u.image_id} {u.name} (score {u.score:.2f}, p = {u.p_value:.2g})" for u in found
+    )
+    return f"\nMost unusual so far, not yet significant (queued for review):{rows}\n{significance}"
 
 
 def _position(c: Candidate) -> str:
@@ -143,7 +156,10 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
     # may have too small a reference for any p-value to pass the FDR test, and the ranking is
     # still what the user came for.
     flagged = sorted(scored, key=lambda s: s.result.score, reverse=True)
-    table = Table(title=f"Most unusual images (top {top} by score)", header_style="bold")
+    title = f"Most unusual images (top {top} by score)"
+    if not report.anomalies:
+        title = f"Most unusual so far, not yet significant (top {top} by score)"
+    table = Table(title=title, header_style="bold")
     for col in ("rank", "id", "verdict", "score", "p-value", "file"):
         table.add_column(col, overflow="fold")
     for rank, item in enumerate(flagged[:top], 1):
@@ -166,6 +182,24 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
         f"{report.quarantined} unreadable) in {report.seconds:.1f} s: "
         f"{report.anomalies} anomalies, {report.near_misses} near-misses. "
         f"Data: {app.paths.data_dir}"
+    )
+    if flagged and not report.anomalies:
+        console.print(_significance(app))
+
+
+def _significance(app: Any) -> str:
+    from astrolens.domain.images import ImageGroup
+    from astrolens.domain.scoring import not_yet_significant
+
+    model_id = app.embedder.model_id
+    cals = [
+        c
+        for g in ImageGroup
+        if (c := app.db(lambda r, g=g: r.latest_calibration(model_id, g))) is not None
+    ]
+    reference = max((c.reference_size for c in cals), default=0)
+    return not_yet_significant(reference, app.settings.effective_fdr) + (
+        " They are queued for review in the window (Verification)."
     )
 
 

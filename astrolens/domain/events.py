@@ -32,6 +32,16 @@ class CycleStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class Unusual:
+    """One of a scan's most unusual images, named for a person (file name, or frame + stamp)."""
+
+    image_id: int
+    name: str
+    score: float
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
 class CycleFinished:
     cycle: int
     ingested: int
@@ -40,6 +50,10 @@ class CycleFinished:
     anomalies: int
     near_misses: int
     seconds: float
+    # When nothing was significant: the most unusual few, queued for review all the same,
+    # and the sentence that says how large the reference must grow before verdicts count.
+    most_unusual: tuple[Unusual, ...] = ()
+    significance: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,46 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanProgress:
+    """A one-off folder scan: `done` of the folder's `total` files handled so far."""
+
+    what: str
+    done: int
+    total: int
+
+    def text(self) -> str:
+        return f"Scanning {self.done}/{self.total}" + (f" ({self.what})" if self.what else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFinished:
+    """A one-off folder scan ended: what it stored, and whether it ran to the end."""
+
+    what: str
+    total: int
+    ingested: int
+    duplicates: int
+    quarantined: int
+    anomalies: int
+    near_misses: int
+    seconds: float
+    completed: bool = True
+    most_unusual: tuple[Unusual, ...] = ()
+    significance: str = ""
+
+    def text(self) -> str:
+        head = f"Scanned {self.what}" if self.completed else f"Scan of {self.what} stopped"
+        text = (
+            f"{head}: {self.total} files, {self.ingested} new images, "
+            f"{self.duplicates} already known, {self.quarantined} unreadable; "
+            f"{self.anomalies} anomalies, {self.near_misses} near-misses"
+        )
+        if self.most_unusual:
+            text += f"; {len(self.most_unusual)} most unusual so far queued for review"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingEnded:
     """A fine-tuning run stopped: finished (kept or not), failed or cancelled. Its record in
     the store says which and why."""
@@ -107,5 +161,7 @@ Event = (
     | ImageQuarantined
     | SourceStatusChanged
     | Progress
+    | ScanProgress
+    | ScanFinished
     | TrainingEnded
 )

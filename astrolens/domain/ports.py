@@ -127,6 +127,10 @@ class BlobStore(Protocol):
 class Repository(Protocol):
     """The store, as the pipeline sees it. Every method is blocking: use the db executor."""
 
+    def keep_for_review(self, image_ids: Sequence[int], model_id: str) -> int:
+        """Queue these images for review whatever their verdict (a first run's most unusual)."""
+        ...
+
     def has_uri(self, uri: str) -> bool: ...
 
     def known_uris(self, uris: Sequence[str]) -> set[str]:
@@ -205,4 +209,7 @@ class CrossMatcher(Protocol):
 class Notifier(Protocol):
     async def available(self) -> tuple[bool, str]: ...
 
-    async def notify_candidates(self, candidates: Sequence[Candidate]) -> None: ...
+    async def notify_candidates(self, candidates: Sequence[Candidate], scanned: str = "") -> None:
+        """Show anomalies. With `scanned` (what a finished scan or cycle covered, in words)
+        they are all of that scan's anomalies: one notification, never a trickle."""
+        ...

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# The FDR test's window (ml/scoring/fdr.py, SlidingWindowBH): BH's first step over it.
+FDR_WINDOW = 200
+
+
+def reference_needed(alpha: float, window: int = FDR_WINDOW) -> int:
+    """How many reference images a kind of image needs before one image alone can be a
+    significant anomaly: BH's first step over a window of `window` p-values asks for
+    p <= alpha / window, and a conformal p-value is never below 1 / (n + 1)."""
+    return math.ceil(window / alpha) - 1
+
+
+def not_yet_significant(reference_size: int, alpha: float) -> str:
+    """The sentence shown next to a first run's most unusual images."""
+    need = reference_needed(alpha)
+    return (
+        f"Most unusual so far, not yet significant: verdicts become significant once the "
+        f"reference holds about {need:,} images of a kind (it holds {reference_size:,} now)."
+    )
 
 
 class Verdict(enum.StrEnum):

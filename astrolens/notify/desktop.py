@@ -14,7 +14,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
+from urllib.parse import unquote
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
@@ -27,32 +28,54 @@ APP_NAME = "AstroLens"
 ICON = resource_path("icons", "astrolens.svg")  # works inside the desktop bundle too
 FLUSH_DELAY_S = 1.5  # candidates of one cycle arrive within this: they are judged together
 
-CATALOG_LINE = {
-    CatalogVerdict.KNOWN_OBJECT: "Catalogs: a known object",
-    CatalogVerdict.KNOWN_FIELD: "Catalogs: catalogued but unclassified",
-    CatalogVerdict.POSSIBLE_DISCOVERY: "Catalogs: nothing known here — possible discovery",
-    CatalogVerdict.PENDING: "Catalogs: being checked",
-    CatalogVerdict.INCOMPLETE: "Catalogs: check incomplete (a service failed)",
-}
+
+def catalog_line(verdict: CatalogVerdict) -> str:
+    """What the catalogs said, in one line. A `match` with `assert_never`: a new verdict
+    without its text fails the type check and the exhaustive test, not a user's notification
+    (a dict lookup raised KeyError for NO_POSITION, so no picture without WCS was notified)."""
+    match verdict:
+        case CatalogVerdict.KNOWN_OBJECT:
+            return "Catalogs: a known object"
+        case CatalogVerdict.KNOWN_FIELD:
+            return "Catalogs: catalogued but unclassified"
+        case CatalogVerdict.POSSIBLE_DISCOVERY:
+            return "Catalogs: nothing known here — possible discovery"
+        case CatalogVerdict.PENDING:
+            return "Catalogs: being checked"
+        case CatalogVerdict.INCOMPLETE:
+            return "Catalogs: check incomplete (a service failed)"
+        case CatalogVerdict.NO_POSITION:
+            return "Catalogs: not asked (the image has no sky position)"
+        case _:
+            assert_never(verdict)
+
 
 Callback = Callable[[int], Any]
 
 
 def _name(c: Candidate) -> str:
-    return c.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1]
+    return unquote(c.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
+
+
+def strongest(cands: Sequence[Candidate]) -> Candidate:
+    """The candidate a grouped notification names: the smallest p-value, and among equal
+    p-values (conformal p-values tie in steps of 1/(n+1)) the highest score, which is the
+    order the review queue's "most anomalous" uses. min() on the p-value alone picked the
+    first of the ties, which could be a normal-looking image."""
+    return min(cands, key=lambda c: (c.result.p_value, -c.result.score, c.id))
 
 
 def single_text(c: Candidate) -> tuple[str, str]:
     r = c.result
     title = f"Anomaly #{c.id}: {_name(c)[:40]}"
-    body = f"Score {r.score:.2f} · {r.explain()}\n{CATALOG_LINE[c.catalog_verdict]}"
+    body = f"Score {r.score:.2f} · {r.explain()}\n{catalog_line(c.catalog_verdict)}"
     return title, body
 
 
-def group_text(cands: Sequence[Candidate]) -> tuple[str, str]:
-    best = min(cands, key=lambda c: c.result.p_value)
+def group_text(cands: Sequence[Candidate], scanned: str = "") -> tuple[str, str]:
+    best = strongest(cands)
     discoveries = sum(1 for c in cands if c.catalog_verdict is CatalogVerdict.POSSIBLE_DISCOVERY)
-    title = f"{len(cands)} new anomalies"
+    title = f"{len(cands)} new anomalies" + (f" in {scanned}" if scanned else "")
     body = f"Strongest: #{best.id} {_name(best)[:32]} (p={best.result.p_value:.2g})"
     if discoveries:
         body += f"\n{discoveries} not in any catalog"
@@ -85,6 +108,10 @@ class DesktopNotifier:
         self._capabilities: frozenset[Any] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: list[Outgoing[Candidate]] = []
+        # What each shown notification is about, so acting on it (or labelling its image in
+        # the window) can close it: a notification the user already answered is clutter.
+        self._shown: dict[str, tuple[int, ...]] = {}
+        self._platform_ids: dict[str, Any] = {}
 
     async def available(self) -> tuple[bool, str]:
         """Whether a notification server answers. desktop-notifier's send() only logs when
@@ -95,8 +122,15 @@ class DesktopNotifier:
             return False, f"no notification server: {type(exc).__name__}: {exc}"
         return True, f"notifications via {type(self._backend._backend).__name__}"
 
-    async def notify_candidates(self, candidates: Sequence[Candidate]) -> None:
+    async def notify_candidates(self, candidates: Sequence[Candidate], scanned: str = "") -> None:
+        """`scanned` set: these are all the anomalies of one finished scan (or cycle), shown
+        as one notification that says what was scanned; the throttle is for the trickle."""
         if not candidates:
+            return
+        if scanned:
+            task = asyncio.ensure_future(self._send(Outgoing(tuple(candidates)), scanned))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return
         self._throttle.offer(candidates, time.monotonic())
         self._schedule(self.flush_delay_s)
@@ -125,7 +159,7 @@ class DesktopNotifier:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _send(self, batch: Outgoing[Candidate]) -> None:
+    async def _send(self, batch: Outgoing[Candidate], scanned: str = "") -> None:
         from desktop_notifier import Attachment, Button, Capability
 
         caps = self._capabilities
@@ -136,8 +170,8 @@ class DesktopNotifier:
                 return
             caps = self._capabilities or frozenset()
         items = batch.items
-        lead = min(items, key=lambda c: c.result.p_value)
-        title, body = group_text(items) if batch.grouped else single_text(lead)
+        lead = strongest(items)
+        title, body = group_text(items, scanned) if batch.grouped else single_text(lead)
         attachment = None
         thumb = lead.image.thumbnail_path
         if thumb and Capability.ATTACHMENT in caps:
@@ -147,7 +181,7 @@ class DesktopNotifier:
             buttons.append(
                 Button(title="Not interesting", on_pressed=lambda: self._dismiss(lead.id))
             )
-        await self._backend.send(
+        ident = await self._backend.send(
             title=title,
             message=body,
             buttons=buttons,
@@ -155,16 +189,56 @@ class DesktopNotifier:
             attachment=attachment,
             thread="astrolens-anomalies",
         )
+        self._shown[ident] = tuple(c.id for c in items)
+        self._remember_platform_id(ident)
         self.sent.append(batch)
         log.info("notified %s", title)
 
     def _review(self, image_id: int) -> None:
+        self._close_about(image_id)
         if self.on_review is not None:
             self.on_review(image_id)
 
     def _dismiss(self, image_id: int) -> None:
+        self._close_about(image_id)
         if self.on_dismiss is not None:
             self.on_dismiss(image_id)
+
+    def acted_on(self, image_id: int) -> None:
+        """The user labelled this image (anywhere): its notification has done its job."""
+        self._close_about(image_id)
+
+    def _close_about(self, image_id: int) -> None:
+        for ident, ids in list(self._shown.items()):
+            if image_id in ids:
+                del self._shown[ident]
+                task = asyncio.ensure_future(self._clear(ident))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _clear(self, ident: str) -> None:
+        # desktop-notifier 6.2's D-Bus backend forgets a notification's server id as soon as
+        # one of its actions fires, so clear() can no longer close it (a KeyError), while
+        # servers such as dunst keep it on screen after `dunstctl action`. Give the backend
+        # the id back first (pinned version; elsewhere this is a no-op).
+        ids = getattr(
+            self._backend._backend, "_platform_to_interface_notification_identifier", None
+        )
+        platform_id = self._platform_ids.get(ident)
+        if ids is not None and platform_id is not None and ident not in ids.inverse:
+            ids[platform_id] = ident
+        try:
+            await self._backend.clear(ident)
+        except Exception as exc:  # the server may have closed it already
+            log.debug("could not close notification %s: %s", ident, exc)
+        self._platform_ids.pop(ident, None)
+
+    def _remember_platform_id(self, ident: str) -> None:
+        ids = getattr(
+            self._backend._backend, "_platform_to_interface_notification_identifier", None
+        )
+        if ids is not None and ident in ids.inverse:
+            self._platform_ids[ident] = ids.inverse[ident]
 
     async def aclose(self) -> None:
         if self._timer is not None:

@@ -17,7 +17,9 @@ class NullNotifier:
     async def available(self) -> tuple[bool, str]:
         return False, "notifications are off (headless)"
 
-    async def notify_candidates(self, candidates: Sequence[Candidate]) -> None:
+    async def notify_candidates(self, candidates: Sequence[Candidate], scanned: str = "") -> None:
+        if scanned and candidates:
+            log.info("%d anomalies in %s", len(candidates), scanned)
         for c in candidates:
             self.sent.append(c.id)
             log.info("anomaly #%d: %s", c.id, c.result.explain())

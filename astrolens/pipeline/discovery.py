@@ -15,11 +15,11 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import numpy as np
 
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.crossmatch import search_radius_arcsec
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.errors import (
     AstroLensError,
@@ -29,7 +29,6 @@ from astrolens.domain.errors import (
 )
 from astrolens.domain.events import (
     CandidateFound,
-    CatalogChecked,
     CycleFinished,
     CycleStarted,
     DuplicateSeen,
@@ -40,6 +39,7 @@ from astrolens.domain.events import (
     PipelineStateChanged,
     Progress,
     SourceStatusChanged,
+    Unusual,
 )
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord, RawImage
 from astrolens.domain.ports import (
@@ -53,12 +53,20 @@ from astrolens.domain.ports import (
     Repository,
     VectorIndex,
 )
-from astrolens.domain.scoring import ScoreResult, Verdict
+from astrolens.domain.scoring import ScoreResult, Verdict, not_yet_significant
 from astrolens.domain.sources import FetchTask
+from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
 
 log = logging.getLogger(__name__)
+
+
+def display_name(record: ImageRecord) -> str:
+    """A file name a person recognises; a stamp is named after its frame."""
+    if record.parent_uri:
+        return f"{unquote(record.parent_uri.rsplit('/', 1)[-1])} (stamp)"
+    return unquote(record.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,12 @@ class PipelineConfig:
     crossmatch: bool = True
     notify: bool = True
     stop_timeout_s: float = 10.0
+    # With no anomaly in a cycle, its most unusual few go to the review queue anyway
+    # (labelled "most unusual so far, not yet significant"): a first run has something to show.
+    keep_most_unusual: int = 5
+    # What a cycle covers, in words, for its notification ("folder demo"); empty: the ids of
+    # the sources.
+    label: str = ""
 
 
 @dataclass
@@ -176,6 +190,15 @@ class DiscoveryPipeline:
         self._calibrate_requested = False
         self._done_counter = itertools.count(1)
         self._planned = 0
+        self.matching = CrossMatchNotifyStage(
+            repository=repository,
+            executors=executors,
+            emit=self._emit,
+            crossmatcher=crossmatcher,
+            notifier=notifier,
+            crossmatch=self.config.crossmatch,
+            notify=self.config.notify,
+        )
 
     # ------------------------------------------------------------------ control
 
@@ -201,7 +224,9 @@ class DiscoveryPipeline:
             log.exception("event listener failed on %r", type(event).__name__)
 
     def pause(self) -> None:
-        """Stop pulling new images; what is already fetched finishes its way through."""
+        """Stop pulling new images within about a batch: fetch, decode and embed each wait
+        before taking their next item, so what is queued stays queued (and is stored after
+        resume) instead of draining into the store for many seconds after Pause."""
         self._resume.clear()
         self._set_state(PipelineState.PAUSED)
 
@@ -311,6 +336,8 @@ class DiscoveryPipeline:
             await match_q.join()
             for worker in workers:
                 worker.cancel()
+        await self._notify_cycle(report)
+        most_unusual = await self._keep_most_unusual(report)
 
         report.seconds = time.monotonic() - started
         for source in self.sources:
@@ -324,9 +351,33 @@ class DiscoveryPipeline:
                 anomalies=report.anomalies,
                 near_misses=report.near_misses,
                 seconds=report.seconds,
+                most_unusual=most_unusual,
+                significance=self._significance(report) if most_unusual else "",
             )
         )
         return report
+
+    def _significance(self, report: CycleReport) -> str:
+        cals = [c for g in ImageGroup if (c := self.scoring.calibration(g)) is not None]
+        reference = max((c.reference_size for c in cals), default=report.ingested)
+        alpha = cals[0].fdr if cals else 0.05
+        return not_yet_significant(reference, alpha)
+
+    async def _keep_most_unusual(self, report: CycleReport) -> tuple[Unusual, ...]:
+        if report.anomalies or not self.config.keep_most_unusual:
+            return ()
+        scored = [s for s in report.scored if s.result is not None]
+        scored.sort(key=lambda s: s.result.score if s.result else 0.0, reverse=True)
+        top = scored[: self.config.keep_most_unusual]
+        if not top:
+            return ()
+        ids = [s.record.id for s in top]
+        await run_in(self.ex.db, self.repo.keep_for_review, ids, self.embedder.model_id)
+        return tuple(
+            Unusual(s.record.id, display_name(s.record), s.result.score, s.result.p_value)
+            for s in top
+            if s.result is not None
+        )
 
     async def _plan_all(self) -> list[tuple[ImageSource, list[FetchTask]]]:
         plans = []
@@ -394,6 +445,7 @@ class DiscoveryPipeline:
         while True:
             tracker, raw = await decode_q.get()
             try:
+                await self._resume.wait()
                 try:
                     images = await run_in(self.ex.io, self.decoder.decode, raw)
                 except UnreadableImageError as exc:
@@ -451,6 +503,7 @@ class DiscoveryPipeline:
         while True:
             batch = await self._next_batch(embed_q)
             try:
+                await self._resume.wait()
                 await self._process_batch(batch, match_q, report)
             finally:
                 for _ in batch:
@@ -580,21 +633,11 @@ class DiscoveryPipeline:
                 match_q.task_done()
 
     async def _crossmatch_and_notify(self, candidate: Candidate, *, notify: bool) -> None:
-        sky = candidate.image.provenance.sky
-        if self.crossmatcher is not None and self.config.crossmatch and sky is not None:
-            radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
-            results = await self.crossmatcher.crossmatch(sky, radius)
-            for result in results:
-                await run_in(self.ex.db, self.repo.save_crossmatch, candidate.id, result)
-            refreshed = await run_in(self.ex.db, self.repo.get_candidate, candidate.id)
-            if refreshed is not None:
-                candidate = refreshed
-                self._emit(CatalogChecked(candidate.id, candidate.catalog_verdict))
-        if (
-            notify
-            and self.notifier is not None
-            and self.config.notify
-            and candidate.result.verdict is Verdict.ANOMALY
-            and candidate.label is None
-        ):
-            await self.notifier.notify_candidates([candidate])
+        await self.matching.check(candidate, notify=notify)
+
+    def describe(self, report: CycleReport) -> str:
+        what = self.config.label or ", ".join(source.id for source in self.sources)
+        return f"{what} ({report.ingested} new images)"
+
+    async def _notify_cycle(self, report: CycleReport) -> None:
+        await self.matching.finish(self.describe(report))

@@ -189,6 +189,9 @@ class ArchiveReembedder:
             batch = await run_in(self._db, self._missing, self.batch_size + len(skipped))
             batch = [item for item in batch if item.image_id not in skipped]
             if not batch:
+                if self.done and self._events is not None:
+                    # the end, said as such: the batches' totals are only "so far"
+                    self._events(Progress(self.done, self.done, REEMBED_STAGE))
                 return self.done
             vectors = await run_in(self._ml, self._embed, batch)
             for _, embedding in vectors:

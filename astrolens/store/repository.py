@@ -327,6 +327,43 @@ class SqliteRepository:
         )
 
     @_bound
+    def keep_for_review(self, image_ids: Sequence[int], model_id: str) -> int:
+        """Put images into the review queue whatever their verdict (their latest score of
+        `model_id`): the most unusual of a first scan, which no FDR test can pass yet, so a
+        new user has something to look at and label. Returns how many were added."""
+        added = 0
+        with self._db.atomic():
+            for image_id in image_ids:
+                if CandidateRow.get_or_none(CandidateRow.image == image_id) is not None:
+                    continue
+                score_row = (
+                    ScoreRow.select()
+                    .where((ScoreRow.image == image_id) & (ScoreRow.model_id == model_id))
+                    .order_by(ScoreRow.id.desc())
+                    .first()
+                )
+                image = ImageRow.get_or_none(ImageRow.id == image_id)
+                if score_row is None or image is None:
+                    continue
+                positioned = image.ra_deg is not None and image.dec_deg is not None
+                now = utcnow()
+                CandidateRow.create(
+                    image=image_id,
+                    score_row=score_row.id,
+                    model_id=model_id,
+                    source_id=image.source_id,
+                    catalog_verdict=(
+                        CatalogVerdict.PENDING if positioned else CatalogVerdict.NO_POSITION
+                    ).value,
+                    verdict=score_row.verdict,
+                    score=float(score_row.score),
+                    created_at=now,
+                    updated_at=now,
+                )
+                added += 1
+        return added
+
+    @_bound
     def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> None:
         with self._db.atomic():
             self._insert_score(image_id, model_id, result)

@@ -14,6 +14,8 @@ from astrolens.domain.events import (
     ImageScored,
     PipelineStateChanged,
     Progress,
+    ScanFinished,
+    ScanProgress,
     SourceStatusChanged,
 )
 
@@ -23,6 +25,7 @@ class AgentBridge(QObject):
     candidate_found = pyqtSignal(object)  # Candidate
     catalog_checked = pyqtSignal(int)  # image id
     progress = pyqtSignal(object)  # Progress
+    scan_changed = pyqtSignal(object)  # ScanProgress or ScanFinished: a folder scan's state
     # Many events change the counters; views refresh once per burst, not once per image.
     stats_dirty = pyqtSignal()
     any_event = pyqtSignal(object)
@@ -54,6 +57,11 @@ class AgentBridge(QObject):
         elif isinstance(event, Progress):
             self.progress.emit(event)
             return  # progress alone changes no counter
+        elif isinstance(event, ScanProgress):
+            self.scan_changed.emit(event)
+            return
+        elif isinstance(event, ScanFinished):
+            self.scan_changed.emit(event)
         if (
             isinstance(
                 event,
@@ -61,6 +69,7 @@ class AgentBridge(QObject):
                 | CandidateFound
                 | CatalogChecked
                 | CycleFinished
+                | ScanFinished
                 | ImageScored
                 | SourceStatusChanged,
             )

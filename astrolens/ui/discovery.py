@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
 )
 
 from astrolens.domain.agent import AgentController, AgentStats
-from astrolens.domain.events import PipelineState, Progress
+from astrolens.domain.events import PipelineState, Progress, ScanFinished, ScanProgress
 from astrolens.domain.scoring import Calibration
 from astrolens.domain.sources import SourceState
 from astrolens.ui import theme
@@ -103,6 +103,11 @@ class DiscoveryPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(16)
         self.progress.hide()
+        # A folder scan's "Scanning 64/365", then its summary ("Scanned folder demo: …").
+        self.scan_status = QLabel()
+        self.scan_status.setObjectName("muted")
+        self.scan_status.setWordWrap(True)
+        self.scan_status.hide()
 
         head = QHBoxLayout()
         head.addWidget(self.state_label, 1)  # takes the room; a long message elides
@@ -156,6 +161,7 @@ class DiscoveryPanel(QWidget):
         lay.setContentsMargins(18, 14, 18, 14)
         lay.setSpacing(12)
         lay.addLayout(head)
+        lay.addWidget(self.scan_status)
         lay.addLayout(grid)
         lay.addLayout(charts, 2)
         lay.addWidget(self.cut_note)
@@ -166,6 +172,7 @@ class DiscoveryPanel(QWidget):
         bridge.stats_dirty.connect(self.refresh)
         bridge.state_changed.connect(lambda ev: self._show_state(ev.state, ev.message))
         bridge.progress.connect(self._on_progress)
+        bridge.scan_changed.connect(self._on_scan)
         self._show_state(controller.state)
         self.last_stats: AgentStats | None = None
 
@@ -233,6 +240,10 @@ class DiscoveryPanel(QWidget):
             self.controller.resume()
         else:
             self.controller.pause()
+
+    def _on_scan(self, ev: ScanProgress | ScanFinished) -> None:
+        self.scan_status.setText(ev.text())
+        self.scan_status.show()
 
     def _on_progress(self, ev: Progress) -> None:
         if ev.total <= 0 or ev.done >= ev.total:

@@ -185,8 +185,7 @@ class MainWindow(QMainWindow):
         """Show one candidate for review: what a notification click and the tray menu do."""
         self._verification_loaded = True  # the explicit candidate first, then its queue
         self.show_panel("Verification")
-        self.verification.open_candidate(image_id)
-        spawn(self.verification.load_queue(), name="verification-queue")
+        self.verification.open_candidate(image_id)  # loads the queue, starting there
         self.bring_to_front()
 
     def _open_url(self, url: str) -> None:

@@ -13,7 +13,8 @@ from astrolens.domain.scoring import Verdict
 VERDICT_TEXT = {
     Verdict.ANOMALY: "Anomaly",
     Verdict.NEAR_MISS: "Near-miss",
-    Verdict.NORMAL: "Normal",
+    # A normal image is shown only when kept for review: a first run's most unusual few
+    Verdict.NORMAL: "Most unusual so far, not yet significant",
 }
 
 CATALOG_TEXT = {

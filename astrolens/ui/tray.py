@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
 
 from astrolens.domain.agent import AgentController, AgentStats, CandidateFilter
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.events import PipelineState
+from astrolens.domain.events import PipelineState, ScanFinished, ScanProgress
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.sources import SourceState
 from astrolens.ui.bridge import AgentBridge
@@ -36,10 +36,19 @@ def tray_state(state: PipelineState | None, stats: AgentStats | None) -> TraySta
     return TrayState.RUNNING
 
 
-def tooltip_text(state: PipelineState | None, stats: AgentStats | None, message: str = "") -> str:
+def tooltip_text(
+    state: PipelineState | None, stats: AgentStats | None, message: str = "", scan: str = ""
+) -> str:
+    """`scan`: a folder scan's progress ("Scanning 64/365 (folder demo)") or its summary;
+    it leads, so the tray never says "idle" while a scan runs."""
     if state is None:
         return "AstroLens — starting…" + (f"\n{message}" if message else "")
-    lines = [f"AstroLens — {state.value}" + (f": {message}" if message else "")]
+    if scan:
+        lines = [f"AstroLens — {scan}"]
+        if state is PipelineState.PAUSED:
+            lines[0] += " (paused)"
+    else:
+        lines = [f"AstroLens — {state.value}" + (f": {message}" if message else "")]
     if stats is not None:
         lines.append(f"{stats.images_today:,} images today · {stats.anomalies:,} anomalies")
         if stats.unlabelled_anomalies:
@@ -64,6 +73,7 @@ class TrayAgent(QObject):
         self.state: PipelineState | None = None
         self.stats: AgentStats | None = None
         self.message = ""
+        self.scan = ""  # a folder scan's progress, then its summary
         self.icon = QSystemTrayIcon(tray_icon(TrayState.STARTING), self)
         self.menu = QMenu()
         self.status_action = QAction("Starting…", self.menu)
@@ -106,6 +116,7 @@ class TrayAgent(QObject):
         self.recent_menu.setEnabled(True)
         bridge.state_changed.connect(self._state_changed)
         bridge.stats_dirty.connect(self.refresh)
+        bridge.scan_changed.connect(self._scan_changed)
         self._update()
         self.refresh()
 
@@ -125,14 +136,32 @@ class TrayAgent(QObject):
         recent = await controller.candidates(
             CandidateFilter(verdicts=(Verdict.ANOMALY,), order_by="newest", limit=RECENT)
         )
-        self._fill_recent(recent)
+        unusual: list[Candidate] = []
+        if not recent:  # a first run: the most unusual so far, said as such
+            unusual = await controller.candidates(
+                CandidateFilter(verdicts=(Verdict.NORMAL,), order_by="score", limit=RECENT)
+            )
+        self._fill_recent(recent, unusual)
         self._update()
 
-    def _fill_recent(self, recent: list[Candidate]) -> None:
+    def _fill_recent(self, recent: list[Candidate], unusual: list[Candidate] | None = None) -> None:
         from astrolens.domain.agent import recent_anomalies_title
+        from astrolens.domain.scoring import not_yet_significant
 
         self.recent_menu.clear()
-        if not recent:
+        self.recent_menu.setTitle("Recent anomalies")
+        if not recent and unusual:
+            self.recent_menu.setTitle("Most unusual so far")
+            head = self.recent_menu.addAction("Most unusual so far, not yet significant:")
+            if head is not None:
+                head.setEnabled(False)
+            cals = self.stats.calibrations if self.stats else ()
+            reference = max((c.reference_size for c in cals), default=0)
+            note = not_yet_significant(reference, cals[0].fdr if cals else 0.05)
+            self.recent_menu.setToolTip(note)
+            self.recent_menu.setToolTipsVisible(True)
+            recent = unusual
+        elif not recent:
             none = self.recent_menu.addAction("None yet")
             if none is not None:
                 none.setEnabled(False)
@@ -141,10 +170,16 @@ class TrayAgent(QObject):
             action = self.recent_menu.addAction(title)
             if action is not None:
                 action.triggered.connect(_emitter(self.open_candidate.emit, cand.id))
+                if cand.result.verdict is Verdict.NORMAL:
+                    action.setToolTip(self.recent_menu.toolTip())
 
     def _state_changed(self, event) -> None:  # type: ignore[no-untyped-def]
         self.state = event.state
         self.message = event.message
+        self._update()
+
+    def _scan_changed(self, event: ScanProgress | ScanFinished) -> None:
+        self.scan = event.text()
         self._update()
 
     def toggle_pause(self) -> None:
@@ -173,7 +208,7 @@ class TrayAgent(QObject):
         ts = tray_state(self.state, self.stats)
         self.tray_state = ts
         self.icon.setIcon(tray_icon(ts, self.badge))
-        tip = tooltip_text(self.state, self.stats, self.message)
+        tip = tooltip_text(self.state, self.stats, self.message, self.scan)
         self.icon.setToolTip(tip)
         self.status_action.setText(tip.splitlines()[0])
         paused = self.state in (PipelineState.PAUSED, PipelineState.STOPPED)

@@ -28,6 +28,7 @@ from astrolens.domain.agent import AgentController, CandidateFilter
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
 from astrolens.domain.labels import LabelValue
+from astrolens.domain.scoring import Verdict, not_yet_significant
 from astrolens.ui import theme
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.links import ned_url, simbad_url
@@ -58,6 +59,7 @@ QUEUE_MODES = (
     ("Most anomalous", "score"),
     ("Newest", "newest"),
 )
+MOST_UNUSUAL = 5  # a queue shorter than this gets the most unusual images too
 KEYS = {"T": LabelValue.TRUE_POSITIVE, "F": LabelValue.FALSE_POSITIVE, "U": LabelValue.UNSURE}
 
 
@@ -82,6 +84,11 @@ class VerificationPanel(QWidget):
         self.queue: list[int] = []
         self.position = -1
         self.candidate: Candidate | None = None
+        # Opened from a notification (or the tray): the review starts at that candidate, and
+        # "Back to queue" returns to where the user was (None: not jumped).
+        self._jumped_from: int | None = None
+        self._jumped = False
+        self.unusual_note = ""  # why the most unusual images are not called anomalies
 
         self.viewer = ImageViewer(controller)
         self.title = WrappedLabel("No candidate")  # long file names wrap, never widen
@@ -131,11 +138,23 @@ class VerificationPanel(QWidget):
         )
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.mode.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.back = QPushButton("Back to queue")
+        self.back.setToolTip("Return to the candidate you were reviewing before this one")
+        self.back.clicked.connect(self.back_to_queue)
+        self.back.hide()
         prev_b = QPushButton("← Previous")
         next_b = QPushButton("Next →")
         prev_b.clicked.connect(self.previous)
         next_b.clicked.connect(self.next)
-        for b in (prev_b, next_b, self.retry, self.simbad, self.ned, *self.buttons.values()):
+        for b in (
+            self.back,
+            prev_b,
+            next_b,
+            self.retry,
+            self.simbad,
+            self.ned,
+            *self.buttons.values(),
+        ):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         left = QWidget()
@@ -166,6 +185,7 @@ class VerificationPanel(QWidget):
         rl.addWidget(self.note)
         nav = QHBoxLayout()
         nav.addWidget(self.mode)
+        nav.addWidget(self.back)
         nav.addWidget(prev_b)
         nav.addWidget(self.where)
         nav.addStretch(1)
@@ -210,14 +230,33 @@ class VerificationPanel(QWidget):
             order = "rank" if mode == "label_next" else mode
             query = CandidateFilter(labelled=False, order_by=order, limit=500)
             found = await self.controller.candidates(query)
+        if len(found) < MOST_UNUSUAL:
+            found += await self._most_unusual()
         current = self.candidate.id if self.candidate else None
         self.queue = [c.id for c in found]
-        if current is not None and current not in self.queue:
+        if current is not None and (self._jumped or current not in self.queue):
+            # the review starts here: the candidate the user came for is first, not 55th
+            if current in self.queue:
+                self.queue.remove(current)
             self.queue.insert(0, current)
         self.position = self.queue.index(current) if current is not None else -1
         if self.candidate is None and self.queue:
             await self.show_id(self.queue[0])
         self._update_where()
+
+    async def _most_unusual(self) -> list[Candidate]:
+        """A first run has (almost) nothing significant: the most unusual images kept for
+        review follow, said as such, with how large the reference must grow."""
+        query = CandidateFilter(
+            verdicts=(Verdict.NORMAL,), labelled=False, order_by="score", limit=MOST_UNUSUAL
+        )
+        found = await self.controller.candidates(query)
+        if found:
+            stats = await self.controller.stats()
+            reference = max((c.reference_size for c in stats.calibrations), default=0)
+            alpha = stats.calibrations[0].fdr if stats.calibrations else 0.05
+            self.unusual_note = not_yet_significant(reference, alpha)
+        return found
 
     def _mode_changed(self) -> None:
         spawn(self._restart_queue(), name="verify-mode")
@@ -231,7 +270,33 @@ class VerificationPanel(QWidget):
             await self.show_id(first)
 
     def open_candidate(self, image_id: int) -> None:
-        spawn(self.show_id(image_id), name="verify-open")
+        """Start the review at this candidate (a notification's or the tray's): it comes
+        first in the queue, and "Back to queue" returns to where the user was."""
+        previous = self.candidate.id if self.candidate is not None else None
+        if previous != image_id:
+            self._jumped_from = previous
+        self._jumped = True
+        self.back.show()
+        spawn(self._open(image_id), name="verify-open")
+
+    async def _open(self, image_id: int) -> None:
+        await self.show_id(image_id)
+        await self.load_queue()
+
+    def back_to_queue(self) -> None:
+        target = self._jumped_from
+        self._jumped = False
+        self._jumped_from = None
+        self.back.hide()
+        spawn(self._back(target), name="verify-back")
+
+    async def _back(self, target: int | None) -> None:
+        self.candidate = None if target is None else self.candidate
+        await self.load_queue()
+        if target is not None:
+            await self.show_id(target)
+        elif self.queue:
+            await self.show_id(self.queue[0])
 
     async def show_id(self, image_id: int) -> None:
         cand = await self.controller.get_candidate(image_id)
@@ -332,6 +397,8 @@ class VerificationPanel(QWidget):
         self.simbad.setEnabled(has_sky)
         self.ned.setEnabled(has_sky)
         self.retry.setEnabled(has_sky)
+        if r.verdict is Verdict.NORMAL and self.unusual_note:
+            self.status.setText(self.unusual_note)
         if first_show:
             self.predictions.setText("")
             spawn(self._show_predictions(cand.id), name="verify-predictions")

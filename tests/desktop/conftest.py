@@ -128,7 +128,7 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopSession
         return p
 
     try:
-        start("Xvfb", f":{display}", "-screen", "0", "800x400x24", "-nolisten", "tcp")
+        start("Xvfb", f":{display}", "-screen", "0", "1366x768x24", "-nolisten", "tcp")
         _wait(lambda: Path(f"/tmp/.X11-unix/X{display}").exists(), 10, "Xvfb")
         # Our own bus, exported before any X client starts (else one autolaunches a stray one).
         out = subprocess.run(

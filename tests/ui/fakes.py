@@ -43,10 +43,17 @@ from astrolens.domain.events import (
     PipelineState,
     PipelineStateChanged,
     Progress,
+    ScanFinished,
+    ScanProgress,
 )
 from astrolens.domain.images import ImageGroup, ImageRecord, Provenance
 from astrolens.domain.labels import Label, LabelValue
-from astrolens.domain.learning import TRAINING_STAGE, HeadPrediction, TrainingRequest
+from astrolens.domain.learning import (
+    REEMBED_STAGE,
+    TRAINING_STAGE,
+    HeadPrediction,
+    TrainingRequest,
+)
 from astrolens.domain.ports import Notifier
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.domain.scoring import Calibration, ScoreResult, Thresholds, Verdict
@@ -210,7 +217,8 @@ def build_demo_candidates(demo_dir: Path) -> list[Candidate]:
                 ),
                 model_id=MODEL,
                 crossmatches=xm,
-                catalog_verdict=catalog_verdict(xm),
+                # as the store says it: no position, no catalog to ask (never "pending")
+                catalog_verdict=catalog_verdict(xm) if pos else CatalogVerdict.NO_POSITION,
                 rank_score=score,
             )
         )
@@ -235,6 +243,9 @@ class FakeController:
         self.notifier = notifier
         self.call_delay_s = call_delay_s
         self._state = state
+        self._unpaused = asyncio.Event()
+        if state is not PipelineState.PAUSED:
+            self._unpaused.set()
         self._listeners: list[Callable[[Event], None]] = []
         self._labels: dict[int, Label] = {}
         self._settings = Settings()
@@ -252,15 +263,21 @@ class FakeController:
 
     def _set_state(self, state: PipelineState, message: str = "") -> None:
         self._state = state
+        if state is PipelineState.PAUSED:
+            self._unpaused.clear()
+        else:
+            self._unpaused.set()
         self.emit(PipelineStateChanged(state, message))
 
     def pause(self) -> None:
         self.calls.append(("pause", None))
-        self._set_state(PipelineState.PAUSED)
+        if self._state is not PipelineState.PAUSED:  # said once, as the real agent does
+            self._set_state(PipelineState.PAUSED)
 
     def resume(self) -> None:
         self.calls.append(("resume", None))
-        self._set_state(PipelineState.RUNNING)
+        if self._state is PipelineState.PAUSED:
+            self._set_state(PipelineState.RUNNING)
 
     def request_calibration(self) -> None:
         self.calls.append(("calibrate", None))
@@ -276,12 +293,18 @@ class FakeController:
         loop = asyncio.get_running_loop()
         files = await loop.run_in_executor(self.executor, _images_in, path)
         done = 0
+        total = len(files) * repeats
+        what = f"folder {path.name}"
+        self.emit(ScanProgress(what, 0, 0))
         for _ in range(repeats):
             for f in files:
+                await self._unpaused.wait()  # Pause holds a scan, as for real
                 await loop.run_in_executor(self.executor, _heavy_decode, f)
                 done += 1
-                self.emit(Progress(done, len(files) * repeats, "embed"))
+                self.emit(Progress(done, total, "images"))
+                self.emit(ScanProgress(what, done, total))
         self.emit(CycleFinished(1, done, 0, 0, 0, 0, 1.0))
+        self.emit(ScanFinished(what, total, done, 0, 0, 0, 0, 1.0))
         return done
 
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
@@ -462,6 +485,9 @@ class FakeController:
         c = next((c for c in self.base if c.id == image_id), None)
         if c is None:
             return
+        if c.image.provenance.sky is None:  # nothing to ask, as the real agent says
+            self.emit(CatalogChecked(image_id, CatalogVerdict.NO_POSITION))
+            return
         self._pending_xm[image_id] = tuple(
             CrossMatch(x.service, MatchStatus.PENDING, x.radius_arcsec) for x in c.crossmatches
         )
@@ -495,7 +521,14 @@ class FakeController:
 
     async def save_settings(self, settings: Settings) -> None:
         self.calls.append(("save_settings", settings))
+        switched = settings.model != self._settings.model
         self._settings = settings.validate()
+        if switched:  # the real agent re-embeds every stored image with the new model
+            n = len(self.base)
+            for done in range(0, n + 1, 32):
+                self.emit(Progress(min(done, n), n, REEMBED_STAGE))
+            if n % 32:
+                self.emit(Progress(n, n, REEMBED_STAGE))
 
     def secrets_status(self) -> SecretsStatus:
         from astrolens.settings import secrets

@@ -153,6 +153,11 @@ class OnnxLite0Embedder(LogitsMixin):
             options.inter_op_num_threads = 1
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # The CPU arena keeps the largest batch's activations for the process's life: it
+            # was ~330 MB of the idle agent's resident memory after one scan. Without it a
+            # batch allocates and frees them (benchmarks/agent_memory.py measures both).
+            arena = os.environ.get("ASTROLENS_ONNX_ARENA", "0") == "1"
+            options.enable_cpu_mem_arena = arena
             try:
                 self._session = ort.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
