@@ -22,13 +22,22 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # A subcommand's copy must not reset what was given before the subcommand
+    # (`astrolens --home X scan` used to drop X): only the top level sets defaults.
     parser.add_argument(
         "--home",
         type=Path,
+        default=None if top else argparse.SUPPRESS,
         help="keep every file under this folder (default: $ASTROLENS_HOME or the platform dirs)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="more log output",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tray agent.",
     )
     parser.add_argument("--version", action="version", version=f"astrolens {__version__}")
-    _add_common(parser)
+    _add_common(parser, top=True)
     parser.add_argument(
         "--headless", action="store_true", help="run the discovery loop without a window"
     )

@@ -7,7 +7,7 @@ nothing pays for them until it is used: the tray icon shows before torch loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -148,8 +148,10 @@ class AstroLensApp:
 
         repo = self.db(lambda r: r)
 
-        async def known_uris(uris: Sequence[str]) -> set[str]:
-            return await run_in(self.executors.db, repo.known_uris, list(uris))
+        async def known_uris(
+            uris: Sequence[str], fingerprints: Mapping[str, str | None]
+        ) -> set[str]:
+            return await run_in(self.executors.db, repo.known_uris, list(uris), fingerprints)
 
         return build_folder_source(  # type: ignore[no-any-return]
             list(paths), self.cursor_store, name, known_uris

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,8 @@ def build_folder_source(
     folders: list[Path],
     cursors: CursorStore,
     name: str | None = None,
-    known_uris: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None,
+    known_uris: Callable[[Sequence[str], Mapping[str, str | None]], Awaitable[set[str]]]
+    | None = None,
 ) -> Any:
     from astrolens.sources.folder import FolderSource
 

@@ -7,7 +7,7 @@ CrossMatcher, Notifier) are awaited on the loop and must not block it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -129,8 +129,19 @@ class Repository(Protocol):
 
     def has_uri(self, uri: str) -> bool: ...
 
-    def known_uris(self, uris: Sequence[str]) -> set[str]:
-        """The subset of `uris` already stored, seen or quarantined."""
+    def known_uris(
+        self, uris: Sequence[str], fingerprints: Mapping[str, str | None] | None = None
+    ) -> set[str]:
+        """The subset of `uris` done: stored in full, seen, or quarantined and not due again
+        (a changed fingerprint or a passed retry time makes a quarantined URI due)."""
+        ...
+
+    def begin_file(self, uri: str) -> None:
+        """`uri` gives several images; it is not done until finish_file(uri)."""
+        ...
+
+    def finish_file(self, uri: str) -> None:
+        """Every image of `uri` is stored: done, and no longer quarantined."""
         ...
 
     def find_duplicate(self, image: DecodedImage) -> ImageRecord | None:
@@ -188,7 +199,14 @@ class Repository(Protocol):
 
     def add_label(self, label: Label) -> None: ...
 
-    def quarantine(self, uri: str, reason: str) -> None: ...
+    def quarantine(
+        self,
+        uri: str,
+        reason: str,
+        *,
+        temporary: bool = False,
+        fingerprint: str | None = None,
+    ) -> None: ...
 
     def get_cursor(self, source_id: str) -> str | None: ...
 

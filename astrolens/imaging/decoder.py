@@ -20,6 +20,7 @@ from astrolens.domain.errors import UnreadableImageError
 from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, Provenance, RawImage
 from astrolens.imaging.fits_reader import inflate_gzip, read_fits
 from astrolens.imaging.hashing import bytes_hash, perceptual_hash, pixels_hash
+from astrolens.imaging.quiet import install_decoder_warning_filters
 from astrolens.imaging.raster import read_raster
 from astrolens.imaging.resample import fit_within, resize
 from astrolens.imaging.sniff import ImageFormat, sniff
@@ -77,6 +78,7 @@ class ImageDecoder:
 
     def __init__(self, config: DecoderConfig | None = None) -> None:
         self.config = config or DecoderConfig()
+        install_decoder_warning_filters()
 
     def decode(self, raw: RawImage) -> list[DecodedImage]:
         if raw.companions and set(TRIPLET_KEYS) <= set(raw.companions):

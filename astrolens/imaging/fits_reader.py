@@ -9,17 +9,15 @@ file cannot make us allocate gigabytes.
 from __future__ import annotations
 
 import io
-import warnings
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
-from astropy.utils.exceptions import AstropyUserWarning
 
 from astrolens.domain.errors import UnreadableImageError
+from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 
 _IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
 
@@ -52,19 +50,28 @@ def inflate_gzip(data: bytes, name: str, max_bytes: int) -> bytes:
 
 
 def read_fits(data: bytes, name: str, max_pixels: int) -> FitsData:
+    _require_end_card(data, name)
     try:
-        with warnings.catch_warnings():
-            # Old files often bend the standard ("SIMPLE card format"); we verify by reading.
-            warnings.simplefilter("ignore", VerifyWarning)
-            # Truncation and bad header bytes also surface as exceptions; the warnings are noise.
-            warnings.simplefilter("ignore", AstropyUserWarning)
-            with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
-                return _first_image(hdul, name, max_pixels)
+        with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
+            return _first_image(hdul, name, max_pixels)
     except UnreadableImageError:
         raise
     except Exception as exc:  # astropy raises OSError, TypeError, ValueError, ... for damage
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableImageError(f"{name}: broken FITS file ({reason})") from exc
+
+
+_CARD = 80
+_BLOCK = 2880
+
+
+def _require_end_card(data: bytes, name: str) -> None:
+    """Refuse a primary header with no END card before astropy reads the pixels as cards."""
+    view = memoryview(data)
+    for offset in range(0, len(data) - _CARD + 1, _CARD):
+        if view[offset : offset + 8] == b"END     ":
+            return
+    raise UnreadableImageError(f"{name}: broken FITS file (the header has no END card)")
 
 
 def _first_image(hdul: fits.HDUList, name: str, max_pixels: int) -> FitsData:

@@ -9,7 +9,6 @@ scikit-image, which we already depend on.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from astrolens.domain.errors import UnreadableImageError
+from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 from astrolens.imaging.sniff import ImageFormat
 
 
@@ -39,12 +39,9 @@ def read_raster(data: bytes, fmt: ImageFormat, name: str, max_pixels: int) -> Ra
 
 def _read_pillow(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.generic]:
     try:
-        with warnings.catch_warnings():
-            # We enforce our own pixel limit below, with a clearer message than Pillow's.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            _check_size(image.size[0] * image.size[1], name, max_pixels)
-            image.load()
+        image = Image.open(io.BytesIO(data))
+        _check_size(image.size[0] * image.size[1], name, max_pixels)
+        image.load()
     except Image.DecompressionBombError as exc:
         raise UnreadableImageError(f"{name}: refused, decompression bomb ({exc})") from exc
     except UnreadableImageError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -55,6 +55,7 @@ from astrolens.store.models import (
     SightingRow,
     SourceCursorRow,
     TrainingRunRow,
+    UnfinishedFileRow,
     utcnow,
 )
 from astrolens.store.phash_index import PerceptualHashIndex
@@ -70,6 +71,14 @@ _IN_CHUNK = 500
 def default_retry_delay(attempts: int) -> timedelta:
     """How long to wait before asking a failed catalog again: 5 min doubling, capped at a day."""
     return min(timedelta(minutes=5) * (1 << max(0, attempts - 1)), timedelta(days=1))
+
+
+def quarantine_retry_delay(attempts: int) -> timedelta:
+    """When to read a temporarily unreadable file or URL again: at once on the next cycle
+    after the first failure (a scan rerun), then 1 min doubling, capped at a day."""
+    if attempts <= 1:
+        return timedelta(0)
+    return min(timedelta(minutes=1) * (1 << min(attempts - 2, 20)), timedelta(days=1))
 
 
 def _bound(
@@ -109,10 +118,12 @@ class SqliteRepository:
         backups_dir: Path | None = None,
         migrations: Sequence[Migration] = MIGRATIONS,
         retry_delay: Callable[[int], timedelta] = default_retry_delay,
+        quarantine_delay: Callable[[int], timedelta] = quarantine_retry_delay,
     ) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.path = db_path
         self._retry_delay = retry_delay
+        self._quarantine_retry_delay = quarantine_delay
         self._db = open_database(db_path)
         self._phashes = PerceptualHashIndex(
             lambda: cast(
@@ -153,17 +164,45 @@ class SqliteRepository:
         )
 
     @_bound
-    def known_uris(self, uris: Sequence[str]) -> set[str]:
-        """The subset of `uris` that `has_uri` would call known, in a few queries."""
+    def known_uris(
+        self, uris: Sequence[str], fingerprints: Mapping[str, str | None] | None = None
+    ) -> set[str]:
+        """The subset of `uris` done already: stored (every image of the file), seen, or
+        quarantined and not due again. A quarantined local file whose fingerprint (size and
+        mtime) differs from the one it failed with is due again; so is a temporary failure
+        whose retry time has come. A file listed as unfinished (killed between its frame and
+        its last stamp) is not done."""
         known: set[str] = set()
+        fingerprints = fingerprints or {}
         unique = list(dict.fromkeys(uris))
-        columns = (ImageRow.uri, ImageRow.parent_uri, SightingRow.uri, QuarantineRow.uri)
+        columns = (ImageRow.uri, ImageRow.parent_uri, SightingRow.uri)
+        now = utcnow()
         for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
             chunk = unique[start : start + 500]
             for column in columns:
                 rows = column.model.select(column).where(column.in_(chunk)).tuples()
                 known.update(str(row[0]) for row in rows)
+            for row in QuarantineRow.select().where(QuarantineRow.uri.in_(chunk)):
+                current = fingerprints.get(row.uri)
+                changed = row.fingerprint is not None and current not in (None, row.fingerprint)
+                due = row.retry_at is not None and row.retry_at <= now
+                if not (changed or due):
+                    known.add(str(row.uri))
+            unfinished = UnfinishedFileRow.select().where(UnfinishedFileRow.uri.in_(chunk))
+            known.difference_update(str(row.uri) for row in unfinished)
         return known
+
+    @_bound
+    def begin_file(self, uri: str) -> None:
+        """`uri` gives several images (a frame and its stamps): not done until finish_file."""
+        UnfinishedFileRow.insert(uri=uri, started_at=utcnow()).on_conflict_replace().execute()
+
+    @_bound
+    def finish_file(self, uri: str) -> None:
+        """Every image of `uri` is stored: it is done, and no longer quarantined if it was."""
+        with self._db.atomic():
+            UnfinishedFileRow.delete().where(UnfinishedFileRow.uri == uri).execute()
+            QuarantineRow.delete().where(QuarantineRow.uri == uri).execute()
 
     @_bound
     def find_duplicate(
@@ -820,20 +859,42 @@ class SqliteRepository:
     # ------------------------------------------------------------ quarantine, cursors, kv
 
     @_bound
-    def quarantine(self, uri: str, reason: str) -> None:
+    def quarantine(
+        self,
+        uri: str,
+        reason: str,
+        *,
+        temporary: bool = False,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Record a failure. `temporary`: try again later, with a backoff that grows with the
+        number of failures; otherwise a bad file, read again only if its fingerprint changes."""
         now = utcnow()
-        (
-            QuarantineRow.insert(uri=uri, reason=reason, count=1, last_seen=now)
-            .on_conflict(
-                conflict_target=[QuarantineRow.uri],
-                update={
-                    QuarantineRow.reason: reason,
-                    QuarantineRow.count: QuarantineRow.count + 1,
-                    QuarantineRow.last_seen: now,
-                },
+        with self._db.atomic():
+            row = QuarantineRow.get_or_none(QuarantineRow.uri == uri)
+            count = 1 if row is None else row.count + 1
+            retry_at = now + self._quarantine_retry_delay(count) if temporary else None
+            (
+                QuarantineRow.insert(
+                    uri=uri,
+                    reason=reason,
+                    count=count,
+                    last_seen=now,
+                    retry_at=retry_at,
+                    fingerprint=fingerprint,
+                )
+                .on_conflict(
+                    conflict_target=[QuarantineRow.uri],
+                    update={
+                        QuarantineRow.reason: reason,
+                        QuarantineRow.count: count,
+                        QuarantineRow.last_seen: now,
+                        QuarantineRow.retry_at: retry_at,
+                        QuarantineRow.fingerprint: fingerprint,
+                    },
+                )
+                .execute()
             )
-            .execute()
-        )
 
     @_bound
     def quarantined(self) -> list[QuarantineEntry]:
