@@ -62,15 +62,19 @@ def read_fits(data: bytes, name: str, max_pixels: int) -> FitsData:
 
 
 _CARD = 80
-_BLOCK = 2880
+_PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 def _require_end_card(data: bytes, name: str) -> None:
-    """Refuse a primary header with no END card before astropy reads the pixels as cards."""
-    view = memoryview(data)
+    """Refuse a primary header with no END card before astropy reads the pixels as cards.
+
+    Header cards are printable ASCII; the first card that is not, before any END, is data."""
     for offset in range(0, len(data) - _CARD + 1, _CARD):
-        if view[offset : offset + 8] == b"END     ":
+        card = data[offset : offset + _CARD]
+        if card.startswith(b"END     ") or card == b"END".ljust(_CARD):
             return
+        if card.translate(None, _PRINTABLE):
+            break
     raise UnreadableImageError(f"{name}: broken FITS file (the header has no END card)")
 
 
