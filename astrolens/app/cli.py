@@ -1,7 +1,8 @@
 """The `astrolens` command line.
 
 Exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error, 3 no readable
-input, 4 a source or service unavailable, 5 disk full, 130 interrupted.
+input, 4 a source or service unavailable, 5 disk full, 6 database from a newer AstroLens,
+7 another AstroLens process is writing to this home, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,22 +150,66 @@ def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
     return {"train": commands_learning.train, "runs": commands_learning.runs}
 
 
+# Commands that write the store or query the catalogs: one such process per home at a time.
+_WRITERS = frozenset({"run", "scan", "label", "crossref", "train"})
+
+
+def _takes_home_lock(args: argparse.Namespace) -> bool:
+    if args.command == "crossref" and getattr(args, "summary", False):
+        return False
+    return args.command is None or args.command in _WRITERS
+
+
+def _lock_home(args: argparse.Namespace, *, tray: bool) -> int | None:
+    """Take the home's writer lock; None when held, else the exit code to return."""
+    from astrolens.app.home_lock import HomeInUseError, acquire_home_lock
+    from astrolens.settings.paths import app_paths
+
+    data_dir = app_paths().data_dir
+    described = "astrolens " + " ".join(sys.argv[1:]) if sys.argv[1:] else "astrolens (tray)"
+    try:
+        acquire_home_lock(data_dir, described, tray=tray)
+    except HomeInUseError as exc:
+        if tray and exc.holder is not None and exc.holder.tray and _show_running_window(data_dir):
+            print("AstroLens is already running: its window was brought to the front.")
+            return EXIT_OK
+        raise exc
+    return None
+
+
+def _show_running_window(data_dir: Path) -> bool:
+    """A second tray asks the first to show its window (it may still be starting up)."""
+    from astrolens.app.desktop import ask_running_instance, instance_name
+
+    name = instance_name(data_dir)
+    for _ in range(10):
+        if ask_running_instance(name, "show") is not None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from astrolens.app import commands, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
     command = args.command
-    if command is None or (command == "run" and not args.headless):
+    desktop = command is None or (command == "run" and not args.headless)
+    if desktop and not args.headless and not _has_display():
+        print(
+            "astrolens: no display found. Use `astrolens run --headless` to run the "
+            "discovery loop without a window.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if _takes_home_lock(args):
+        refused = _lock_home(args, tray=desktop and not args.headless)
+        if refused is not None:
+            return refused
+    if desktop:
         if args.headless:
             return commands.run_headless(args)
-        if not _has_display():
-            print(
-                "astrolens: no display found. Use `astrolens run --headless` to run the "
-                "discovery loop without a window.",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
         from astrolens.app.desktop import run_desktop
 
         return run_desktop(args)
