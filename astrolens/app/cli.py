@@ -131,7 +131,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def install_log_redaction() -> None:
+    """Every log record, from any logger (httpx logs whole request URLs), is redacted once,
+    when it is made: no handler, file or console can see a key. Idempotent."""
+    from astrolens.domain.redaction import redact
+
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "astrolens_redacts", False):
+        return
+
+    def redacting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)  # type: ignore[arg-type]
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to logging's own error path
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    redacting.astrolens_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting)
+
+
 def _configure_logging(verbose: int) -> None:
+    install_log_redaction()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

@@ -21,3 +21,8 @@ def copy_into(folder: Path, *files: Path) -> Path:
     for path in files:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+from tests.sources.fake_services import fake_services  # noqa: E402  (fixture for this folder)
+
+__all__ = ["copy_into", "fake_services"]
