@@ -8,6 +8,7 @@ input, 4 a source or service unavailable, 5 disk full, 6 database from a newer A
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from astrolens.domain.errors import AstroLensError
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_DISK_FULL = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -267,10 +269,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("astrolens: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BaseExceptionGroup as group:
+        # A pipeline stage failed inside its TaskGroup: report the user-facing cause.
+        leaf = _first_astrolens_error(group)
+        if leaf is None:
+            raise
+        print(f"astrolens: error: {leaf}", file=sys.stderr)
+        return leaf.exit_code
     except OSError as exc:
         # Disk full and friends: one clear line, not a traceback.
         print(f"astrolens: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_DISK_FULL if exc.errno in (errno.ENOSPC, errno.EDQUOT) else EXIT_FAILURE
+
+
+def _first_astrolens_error(group: BaseExceptionGroup[BaseException]) -> AstroLensError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, AstroLensError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_astrolens_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 if __name__ == "__main__":

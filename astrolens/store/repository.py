@@ -19,11 +19,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
 from peewee import JOIN, fn
+from peewee import OperationalError as PeeweeOperationalError
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
 from astrolens.domain.dedupe import DEFAULT_MAX_DISTANCE, could_be_same_object
 from astrolens.domain.embedding import Embedding, ModelMismatchError, require_same_model
+from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.ports import Matrix
@@ -39,7 +41,7 @@ from astrolens.domain.records import (
 )
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.store import convert
-from astrolens.store.database import execute, execute_many, open_database
+from astrolens.store.database import execute, execute_many, is_disk_full, open_database
 from astrolens.store.migrations import MIGRATIONS, Migration, migrate
 from astrolens.store.models import (
     ALL_MODELS,
@@ -93,7 +95,16 @@ def _bound(
     @functools.wraps(method)
     def wrapper(self: SqliteRepository, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._db.bind_ctx(ALL_MODELS):
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.OperationalError, PeeweeOperationalError) as exc:
+                if is_disk_full(exc):
+                    # The transaction rolled back: nothing half-written is kept.
+                    raise StorageFullError(
+                        f"the disk holding {self.path.parent} is full; free some space and "
+                        "run again (nothing was lost: the last image was not stored)"
+                    ) from exc
+                raise
 
     return cast("Callable[Concatenate[SqliteRepository, _P], _R]", wrapper)
 
@@ -143,8 +154,13 @@ class SqliteRepository:
 
     def close(self) -> None:
         if not self._db.is_closed():
-            # Fold the WAL back into the main file so a copied database is complete.
-            execute(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            # Fold the WAL back into the main file so a copied database is complete. On a
+            # full disk it cannot; the WAL is kept and folded in next time (nothing is lost).
+            try:
+                execute(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            except (sqlite3.OperationalError, PeeweeOperationalError) as exc:
+                if not is_disk_full(exc):
+                    raise
             self._db.close()
 
     def integrity_check(self) -> str:
