@@ -123,9 +123,10 @@ class AstroLensApp:
         from astrolens.catalogs.report import default_clients
 
         enabled = set(self.settings.crossmatch_services)
+        urls = {f"{name}_url": url for name, url in self.settings.catalog_urls.items()}
         clients = [
             c
-            for c in default_clients(offline=self.options.offline_catalogs)
+            for c in default_clients(offline=self.options.offline_catalogs, **urls)
             if c.service in enabled or c.service == "openngc"
         ]
         cache = CrossMatchCache(self.paths.catalog_cache_dir / "answers.sqlite3")

@@ -27,6 +27,8 @@ def _config_with(config: Any, settings: SourceSettings, *, release_field: str | 
         changes["cutout_px"] = settings.cutout_px
     if settings.release and release_field and release_field in fields:
         changes[release_field] = settings.release
+    if settings.base_url and "base_url" in fields:
+        changes["base_url"] = settings.base_url.rstrip("/")
     return dataclasses.replace(config, **changes) if changes else config
 
 

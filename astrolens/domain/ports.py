@@ -206,7 +206,12 @@ class Repository(Protocol):
         *,
         temporary: bool = False,
         fingerprint: str | None = None,
+        task_json: str | None = None,
     ) -> None: ...
+
+    def due_retries(self, source_id: str, limit: int) -> list[str]:
+        """Tasks (task_to_json) of temporary failures whose retry time has come."""
+        ...
 
     def get_cursor(self, source_id: str) -> str | None: ...
 

@@ -55,7 +55,7 @@ from astrolens.domain.ports import (
     VectorIndex,
 )
 from astrolens.domain.scoring import ScoreResult, Verdict
-from astrolens.domain.sources import FetchTask
+from astrolens.domain.sources import FetchTask, task_from_json, task_to_json
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
 
@@ -351,6 +351,16 @@ class DiscoveryPipeline:
                     await source.mark_done(task)
                 else:
                     fresh.append(task)
+            # Temporary failures (a maintenance page, a permission error) whose retry time has
+            # come: the source's cursor is past them, so the stored task is fetched again.
+            planned = {t.uri for t in fresh}
+            for text in await run_in(
+                self.ex.db, self.repo.due_retries, source.id, self.config.tasks_per_source
+            ):
+                retry = task_from_json(text)
+                if retry is not None and retry.uri not in planned:
+                    planned.add(retry.uri)
+                    fresh.append(retry)
             plans.append((source, fresh))
         return plans
 
@@ -366,6 +376,7 @@ class DiscoveryPipeline:
             reason,
             temporary=temporary,
             fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+            task_json=task_to_json(task) if temporary else None,
         )
         self._emit(ImageQuarantined(task.uri, reason))
         later = " (temporary: tried again later)" if temporary else ""

@@ -218,6 +218,7 @@ _V1_INITIAL_SCHEMA: tuple[str, ...] = (
 _V2_RETRYABLE_QUARANTINE: tuple[str, ...] = (
     'ALTER TABLE "quarantine" ADD COLUMN "retry_at" DATETIME',
     'ALTER TABLE "quarantine" ADD COLUMN "fingerprint" VARCHAR(255)',
+    'ALTER TABLE "quarantine" ADD COLUMN "task_json" TEXT',
     """CREATE TABLE "unfinished_files" (
         "uri" VARCHAR(255) NOT NULL PRIMARY KEY,
         "started_at" DATETIME NOT NULL

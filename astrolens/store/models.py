@@ -210,6 +210,7 @@ class QuarantineRow(BaseModel):
     # NULL: a bad file, never read again unless it changes. Set: read again after this time.
     retry_at = DateTimeField(null=True)
     fingerprint = CharField(null=True)  # "size:mtime_ns" of a local file when it failed
+    task_json = TextField(null=True)  # the FetchTask to retry (temporary failures only)
 
     class Meta:
         table_name = "quarantine"

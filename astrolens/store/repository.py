@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -882,9 +883,11 @@ class SqliteRepository:
         *,
         temporary: bool = False,
         fingerprint: str | None = None,
+        task_json: str | None = None,
     ) -> None:
-        """Record a failure. `temporary`: try again later, with a backoff that grows with the
-        number of failures; otherwise a bad file, read again only if its fingerprint changes."""
+        """Record a failure. `temporary`: try again later (`task_json` is what to fetch), with
+        a backoff that grows with the number of failures; otherwise a bad file, read again
+        only if its fingerprint changes."""
         now = utcnow()
         with self._db.atomic():
             row = QuarantineRow.get_or_none(QuarantineRow.uri == uri)
@@ -898,6 +901,7 @@ class SqliteRepository:
                     last_seen=now,
                     retry_at=retry_at,
                     fingerprint=fingerprint,
+                    task_json=task_json if temporary else None,
                 )
                 .on_conflict(
                     conflict_target=[QuarantineRow.uri],
@@ -907,10 +911,26 @@ class SqliteRepository:
                         QuarantineRow.last_seen: now,
                         QuarantineRow.retry_at: retry_at,
                         QuarantineRow.fingerprint: fingerprint,
+                        QuarantineRow.task_json: task_json if temporary else None,
                     },
                 )
                 .execute()
             )
+
+    @_bound
+    def due_retries(self, source_id: str, limit: int) -> list[str]:
+        """Stored tasks (JSON) of `source_id`'s temporary failures whose retry time has come."""
+        rows = (
+            QuarantineRow.select(QuarantineRow.task_json)
+            .where(
+                QuarantineRow.retry_at.is_null(False),
+                QuarantineRow.retry_at <= utcnow(),
+                QuarantineRow.task_json.contains(f'"source_id": {json.dumps(source_id)}'),
+            )
+            .order_by(QuarantineRow.retry_at)
+            .limit(limit)
+        )
+        return [str(row.task_json) for row in rows]
 
     @_bound
     def quarantined(self) -> list[QuarantineEntry]:
