@@ -1,15 +1,18 @@
 """The `astrolens` command line.
 
 Exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error, 3 no readable
-input, 4 a source or service unavailable, 5 disk full, 130 interrupted.
+input, 4 a source or service unavailable, 5 disk full, 6 database from a newer AstroLens,
+7 another AstroLens process is writing to this home, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,16 +22,26 @@ from astrolens.domain.errors import AstroLensError
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_DISK_FULL = 5
 EXIT_INTERRUPTED = 130
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # A subcommand's copy must not reset what was given before the subcommand
+    # (`astrolens --home X scan` used to drop X): only the top level sets defaults.
     parser.add_argument(
         "--home",
         type=Path,
+        default=None if top else argparse.SUPPRESS,
         help="keep every file under this folder (default: $ASTROLENS_HOME or the platform dirs)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="more log output",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tray agent.",
     )
     parser.add_argument("--version", action="version", version=f"astrolens {__version__}")
-    _add_common(parser)
+    _add_common(parser, top=True)
     parser.add_argument(
         "--headless", action="store_true", help="run the discovery loop without a window"
     )
@@ -120,7 +133,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def install_log_redaction() -> None:
+    """Every log record, from any logger (httpx logs whole request URLs), is redacted once,
+    when it is made: no handler, file or console can see a key. Idempotent."""
+    from astrolens.domain.redaction import redact
+
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "astrolens_redacts", False):
+        return
+
+    def redacting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)  # type: ignore[arg-type]
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to logging's own error path
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    redacting.astrolens_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting)
+
+
 def _configure_logging(verbose: int) -> None:
+    install_log_redaction()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -139,22 +177,66 @@ def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
     return {"train": commands_learning.train, "runs": commands_learning.runs}
 
 
+# Commands that write the store or query the catalogs: one such process per home at a time.
+_WRITERS = frozenset({"run", "scan", "label", "crossref", "train"})
+
+
+def _takes_home_lock(args: argparse.Namespace) -> bool:
+    if args.command == "crossref" and getattr(args, "summary", False):
+        return False
+    return args.command is None or args.command in _WRITERS
+
+
+def _lock_home(args: argparse.Namespace, *, tray: bool) -> int | None:
+    """Take the home's writer lock; None when held, else the exit code to return."""
+    from astrolens.app.home_lock import HomeInUseError, acquire_home_lock
+    from astrolens.settings.paths import app_paths
+
+    data_dir = app_paths().data_dir
+    described = "astrolens " + " ".join(sys.argv[1:]) if sys.argv[1:] else "astrolens (tray)"
+    try:
+        acquire_home_lock(data_dir, described, tray=tray)
+    except HomeInUseError as exc:
+        if tray and exc.holder is not None and exc.holder.tray and _show_running_window(data_dir):
+            print("AstroLens is already running: its window was brought to the front.")
+            return EXIT_OK
+        raise exc
+    return None
+
+
+def _show_running_window(data_dir: Path) -> bool:
+    """A second tray asks the first to show its window (it may still be starting up)."""
+    from astrolens.app.desktop import ask_running_instance, instance_name
+
+    name = instance_name(data_dir)
+    for _ in range(10):
+        if ask_running_instance(name, "show") is not None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from astrolens.app import commands, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
     command = args.command
-    if command is None or (command == "run" and not args.headless):
+    desktop = command is None or (command == "run" and not args.headless)
+    if desktop and not args.headless and not _has_display():
+        print(
+            "astrolens: no display found. Use `astrolens run --headless` to run the "
+            "discovery loop without a window.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if _takes_home_lock(args):
+        refused = _lock_home(args, tray=desktop and not args.headless)
+        if refused is not None:
+            return refused
+    if desktop:
         if args.headless:
             return commands.run_headless(args)
-        if not _has_display():
-            print(
-                "astrolens: no display found. Use `astrolens run --headless` to run the "
-                "discovery loop without a window.",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
         from astrolens.app.desktop import run_desktop
 
         return run_desktop(args)
@@ -187,10 +269,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("astrolens: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BaseExceptionGroup as group:
+        # A pipeline stage failed inside its TaskGroup: report the user-facing cause.
+        leaf = _first_astrolens_error(group)
+        if leaf is None:
+            raise
+        print(f"astrolens: error: {leaf}", file=sys.stderr)
+        return leaf.exit_code
     except OSError as exc:
         # Disk full and friends: one clear line, not a traceback.
         print(f"astrolens: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_DISK_FULL if exc.errno in (errno.ENOSPC, errno.EDQUOT) else EXIT_FAILURE
+
+
+def _first_astrolens_error(group: BaseExceptionGroup[BaseException]) -> AstroLensError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, AstroLensError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_astrolens_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 if __name__ == "__main__":

@@ -268,6 +268,11 @@ def sources(args: argparse.Namespace) -> int:
         render.sources_table(_console(), registry.registered(), app.settings, cursors)
     finally:
         app.close()
+    from astrolens.settings.secrets import get_secret
+
+    key = get_secret("nasa_api_key")
+    if key.error:
+        _console().print(f"API keys: {key.error}", markup=False)
     return 0
 
 

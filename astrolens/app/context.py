@@ -7,7 +7,7 @@ nothing pays for them until it is used: the tray icon shows before torch loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -123,9 +123,10 @@ class AstroLensApp:
         from astrolens.catalogs.report import default_clients
 
         enabled = set(self.settings.crossmatch_services)
+        urls = {f"{name}_url": url for name, url in self.settings.catalog_urls.items()}
         clients = [
             c
-            for c in default_clients(offline=self.options.offline_catalogs)
+            for c in default_clients(offline=self.options.offline_catalogs, **urls)
             if c.service in enabled or c.service == "openngc"
         ]
         cache = CrossMatchCache(self.paths.catalog_cache_dir / "answers.sqlite3")
@@ -148,8 +149,10 @@ class AstroLensApp:
 
         repo = self.db(lambda r: r)
 
-        async def known_uris(uris: Sequence[str]) -> set[str]:
-            return await run_in(self.executors.db, repo.known_uris, list(uris))
+        async def known_uris(
+            uris: Sequence[str], fingerprints: Mapping[str, str | None]
+        ) -> set[str]:
+            return await run_in(self.executors.db, repo.known_uris, list(uris), fingerprints)
 
         return build_folder_source(  # type: ignore[no-any-return]
             list(paths), self.cursor_store, name, known_uris

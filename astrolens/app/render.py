@@ -307,8 +307,11 @@ def quarantine_table(console: Console, rows: list[Any]) -> None:
         console.print("No quarantined files.")
         return
     table = Table(title="Quarantined files", header_style="bold")
-    for col in ("file", "reason", "seen"):
+    for col in ("file", "reason", "seen", "next"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(str(row.uri), str(row.reason), str(getattr(row, "count", 1)))
+        retry_at = getattr(row, "retry_at", None)
+        # "bad file": read again only if it changes; otherwise when it is tried again (UTC).
+        after = "bad file" if retry_at is None else f"retry after {retry_at:%Y-%m-%d %H:%M} UTC"
+        table.add_row(str(row.uri), str(row.reason), str(getattr(row, "count", 1)), after)
     console.print(table)

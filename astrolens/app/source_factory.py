@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ def _config_with(config: Any, settings: SourceSettings, *, release_field: str | 
         changes["cutout_px"] = settings.cutout_px
     if settings.release and release_field and release_field in fields:
         changes[release_field] = settings.release
+    if settings.base_url and "base_url" in fields:
+        changes["base_url"] = settings.base_url.rstrip("/")
     return dataclasses.replace(config, **changes) if changes else config
 
 
@@ -70,7 +72,8 @@ def build_folder_source(
     folders: list[Path],
     cursors: CursorStore,
     name: str | None = None,
-    known_uris: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None,
+    known_uris: Callable[[Sequence[str], Mapping[str, str | None]], Awaitable[set[str]]]
+    | None = None,
 ) -> Any:
     from astrolens.sources.folder import FolderSource
 

@@ -53,7 +53,7 @@ class CatalogCrossMatcher:
         policies = {**DEFAULT_POLICIES, **(policies or {})}
         # One gate per service (not per client): two VizieR catalogs share VizieR's budget.
         self._gates = {
-            c.service: ServiceGate(policies[c.service])
+            c.service: ServiceGate.for_service(c.service, policies[c.service])
             for c in self.clients
             if c.service in policies
         }

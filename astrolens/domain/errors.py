@@ -15,6 +15,12 @@ class UnreadableImageError(AstroLensError):
     exit_code = 3
 
 
+class TemporarilyUnreadableError(UnreadableImageError):
+    """Not readable now, perhaps later: a permission error, a file caught mid-copy, a
+    maintenance page served in place of the image. Quarantined with a retry time, never for
+    good."""
+
+
 class SourceUnavailableError(AstroLensError):
     """A source cannot be reached now; the pipeline marks it offline and moves on."""
 

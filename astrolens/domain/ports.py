@@ -7,7 +7,7 @@ CrossMatcher, Notifier) are awaited on the loop and must not block it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -133,8 +133,19 @@ class Repository(Protocol):
 
     def has_uri(self, uri: str) -> bool: ...
 
-    def known_uris(self, uris: Sequence[str]) -> set[str]:
-        """The subset of `uris` already stored, seen or quarantined."""
+    def known_uris(
+        self, uris: Sequence[str], fingerprints: Mapping[str, str | None] | None = None
+    ) -> set[str]:
+        """The subset of `uris` done: stored in full, seen, or quarantined and not due again
+        (a changed fingerprint or a passed retry time makes a quarantined URI due)."""
+        ...
+
+    def begin_file(self, uri: str) -> None:
+        """`uri` gives several images; it is not done until finish_file(uri)."""
+        ...
+
+    def finish_file(self, uri: str) -> None:
+        """Every image of `uri` is stored: done, and no longer quarantined."""
         ...
 
     def find_duplicate(self, image: DecodedImage) -> ImageRecord | None:
@@ -192,7 +203,19 @@ class Repository(Protocol):
 
     def add_label(self, label: Label) -> None: ...
 
-    def quarantine(self, uri: str, reason: str) -> None: ...
+    def quarantine(
+        self,
+        uri: str,
+        reason: str,
+        *,
+        temporary: bool = False,
+        fingerprint: str | None = None,
+        task_json: str | None = None,
+    ) -> None: ...
+
+    def due_retries(self, source_id: str, limit: int) -> list[str]:
+        """Tasks (task_to_json) of temporary failures whose retry time has come."""
+        ...
 
     def get_cursor(self, source_id: str) -> str | None: ...
 

@@ -46,12 +46,18 @@ class TrainingRun:
 
 @dataclass(frozen=True, slots=True)
 class QuarantineEntry:
-    """A URI that failed to decode; it is not fetched again."""
+    """A URI that failed to decode. Without `retry_at` it is not fetched again (unless a local
+    file changes); with it, the failure looked temporary and it is tried again then."""
 
     uri: str
     reason: str
     count: int
     last_seen: datetime
+    retry_at: datetime | None = None
+
+    @property
+    def temporary(self) -> bool:
+        return self.retry_at is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ class SourceSettings:
     rate_per_s: float | None = None  # None: the source's own polite default
     cutout_px: int | None = None
     release: str | None = None  # survey data release / layer, e.g. "DR18", "ls-dr10"
+    # A mirror (or a test's fault server) instead of the service's own address.
+    base_url: str | None = None
 
 
 def default_sources() -> dict[str, SourceSettings]:
@@ -47,6 +49,8 @@ class Settings:
     autostart: bool = False
     watch_folders: list[str] = field(default_factory=list)
     sources: dict[str, SourceSettings] = field(default_factory=default_sources)
+    # Catalog service -> base URL of a mirror ("simbad": a TAP endpoint, "ned", "vizier").
+    catalog_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def effective_fdr(self) -> float:
@@ -57,4 +61,12 @@ class Settings:
             raise ConfigurationError("fdr must lie strictly between 0 and 1")
         if self.interval_s < 1.0:
             raise ConfigurationError("interval_s must be at least 1 second")
+        urls = [(f"sources.{sid}.base_url", s.base_url) for sid, s in self.sources.items()]
+        urls += [(f"catalog_urls.{name}", url) for name, url in self.catalog_urls.items()]
+        for where, url in urls:
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ConfigurationError(f"{where} must be an http:// or https:// URL: {url!r}")
+        unknown = set(self.catalog_urls) - {"simbad", "ned", "vizier"}
+        if unknown:
+            raise ConfigurationError(f"catalog_urls: unknown services {sorted(unknown)}")
         return self

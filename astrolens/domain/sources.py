@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,3 +50,25 @@ class FetchTask:
     cursor: str
     sky: SkyPosition | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def task_to_json(task: FetchTask) -> str:
+    """A task as stored with a temporary quarantine, so it can be fetched again later."""
+    sky = [task.sky.ra_deg, task.sky.dec_deg] if task.sky is not None else None
+    body = {"source_id": task.source_id, "uri": task.uri, "cursor": task.cursor, "sky": sky}
+    return json.dumps({**body, "meta": task.meta}, default=str, sort_keys=True)
+
+
+def task_from_json(text: str) -> FetchTask | None:
+    try:
+        data = json.loads(text)
+        sky = data.get("sky")
+        return FetchTask(
+            source_id=str(data["source_id"]),
+            uri=str(data["uri"]),
+            cursor=str(data["cursor"]),
+            sky=SkyPosition(float(sky[0]), float(sky[1])) if sky else None,
+            meta=dict(data.get("meta") or {}),
+        )
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None  # written by another version: the source plans it again if it can

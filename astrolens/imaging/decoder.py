@@ -20,6 +20,7 @@ from astrolens.domain.errors import UnreadableImageError
 from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, Provenance, RawImage
 from astrolens.imaging.fits_reader import inflate_gzip, read_fits
 from astrolens.imaging.hashing import bytes_hash, perceptual_hash, pixels_hash
+from astrolens.imaging.quiet import install_decoder_warning_filters
 from astrolens.imaging.raster import read_raster
 from astrolens.imaging.resample import fit_within, resize
 from astrolens.imaging.sniff import ImageFormat, sniff
@@ -40,7 +41,13 @@ TRIPLET_KEYS: tuple[str, ...] = ("science", "template", "difference")
 class DecoderConfig:
     # 200 MP: a full-resolution 14k x 14k plate scan still fits; a 64k x 64k bomb does not.
     max_pixels: int = 200_000_000
-    max_inflated_bytes: int = 2 << 30
+    # Decoding is budgeted by bytes, not pixels: a 1.2 MB TIFF can declare 14000 x 14000 x 3
+    # 16-bit samples. Checked from the header, before anything is allocated.
+    max_decoded_bytes: int = 1 << 30
+    max_inflated_bytes: int = 1 << 30
+    # Larger photos and TIFFs are reduced right after reading, in their own dtype, before any
+    # float copy is made (a 168 MP PNG used to peak at 3.5 GB).
+    max_working_pixels: int = 24_000_000
     # 8-bit pictures up to 512 px are survey cutouts (Galaxy Zoo's are 424); larger are fields.
     photo_frame_min_side: int = 513
     # Scientific cutouts rarely exceed 256 px; a 300+ px FITS is a CCD frame or a plate scan.
@@ -77,6 +84,7 @@ class ImageDecoder:
 
     def __init__(self, config: DecoderConfig | None = None) -> None:
         self.config = config or DecoderConfig()
+        install_decoder_warning_filters()
 
     def decode(self, raw: RawImage) -> list[DecodedImage]:
         if raw.companions and set(TRIPLET_KEYS) <= set(raw.companions):
@@ -112,7 +120,7 @@ class ImageDecoder:
                 raise UnreadableImageError(f"{name}: gzip file does not hold a FITS image")
             fmt = ImageFormat.FITS
         if fmt is ImageFormat.FITS:
-            fits_data = read_fits(data, name, self.config.max_pixels)
+            fits_data = read_fits(data, name, self.config.max_pixels, self.config.max_decoded_bytes)
             return _Loaded(
                 data=fits_data.data,
                 photographic=False,
@@ -121,14 +129,24 @@ class ImageDecoder:
                 wcs=celestial_wcs(fits_data.header),
                 notes={"hdu": fits_data.hdu_index, **fits_data.notes},
             )
-        raster = read_raster(data, fmt, name, self.config.max_pixels)
+        raster = read_raster(
+            data,
+            fmt,
+            name,
+            self.config.max_pixels,
+            max_decoded_bytes=self.config.max_decoded_bytes,
+            max_working_pixels=self.config.max_working_pixels,
+        )
+        notes: dict[str, object] = {"bit_depth": raster.bit_depth}
+        if raster.reduced_by > 1:
+            notes["reduced_by"] = raster.reduced_by
         return _Loaded(
             data=raster.data,
             photographic=raster.photographic,
             is_fits=False,
             header=None,
             wcs=None,
-            notes={"bit_depth": raster.bit_depth},
+            notes=notes,
         )
 
     def _display(self, loaded: _Loaded) -> FloatImage:

@@ -9,17 +9,15 @@ file cannot make us allocate gigabytes.
 from __future__ import annotations
 
 import io
-import warnings
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
-from astropy.utils.exceptions import AstropyUserWarning
 
 from astrolens.domain.errors import UnreadableImageError
+from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 
 _IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
 
@@ -34,32 +32,81 @@ class FitsData:
     notes: dict[str, object] = field(default_factory=dict)
 
 
+_CARD = 80
+_BLOCK = 2880
+_PRINTABLE = bytes(range(0x20, 0x7F))
+_INFLATE_CHUNK = 16 << 20
+
+
 def inflate_gzip(data: bytes, name: str, max_bytes: int) -> bytes:
-    """gunzip with a ceiling on the output size (gzip bombs reach ratios above 1000:1)."""
+    """gunzip with a ceiling on the output size (gzip bombs reach ratios above 1000:1).
+
+    Inflated in chunks, so a bomb costs at most the ceiling, and the first chunk must already
+    look like FITS: a bomb of zeros is refused after 16 MB instead of after the ceiling."""
     inflater = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    pending = data
+    limit = max_bytes
+    declared: int | None = None
     try:
-        out = inflater.decompress(data, max_bytes + 1)
+        while pending or not inflater.eof:
+            chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+            pending = inflater.unconsumed_tail
+            out += chunk
+            if declared is None and len(out) >= _BLOCK:
+                # A single-HDU file says how long it is: stop one block past that.
+                declared = _declared_length(out) or 0
+                if declared:
+                    limit = min(limit, declared + _BLOCK)
+            if len(out) > limit:
+                raise UnreadableImageError(
+                    f"{name}: refused, inflates to more than {limit:,} bytes "
+                    "(possible decompression bomb)"
+                )
+            if out and not out.startswith(b"SIMPLE  ="[: len(out)]):
+                raise UnreadableImageError(f"{name}: gzip file does not hold a FITS image")
+            if not chunk and not pending:
+                break
     except zlib.error as exc:
         raise UnreadableImageError(f"{name}: corrupt gzip stream ({exc})") from exc
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise UnreadableImageError(
-            f"{name}: refused, inflates to more than {max_bytes:,} bytes "
-            "(possible decompression bomb)"
-        )
     if not inflater.eof:
         raise UnreadableImageError(f"{name}: truncated gzip stream")
-    return out
+    return bytes(out)
 
 
-def read_fits(data: bytes, name: str, max_pixels: int) -> FitsData:
+def _declared_length(head: bytes | bytearray) -> int | None:
+    """Header plus data length of a FITS file whose primary HDU is all of it, or None when
+    the header is incomplete here or announces extensions."""
+    values: dict[str, str] = {}
+    for offset in range(0, len(head) - _CARD + 1, _CARD):
+        card = bytes(head[offset : offset + _CARD])
+        key = card[:8].decode("ascii", "replace").strip()
+        if key == "END":
+            header_len = (offset // _BLOCK + 1) * _BLOCK
+            break
+        if card[8:10] == b"= ":
+            values[key] = card[10:].split(b"/")[0].decode("ascii", "replace").strip()
+    else:
+        return None
     try:
-        with warnings.catch_warnings():
-            # Old files often bend the standard ("SIMPLE card format"); we verify by reading.
-            warnings.simplefilter("ignore", VerifyWarning)
-            # Truncation and bad header bytes also surface as exceptions; the warnings are noise.
-            warnings.simplefilter("ignore", AstropyUserWarning)
-            with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
-                return _first_image(hdul, name, max_pixels)
+        if values.get("EXTEND") == "T" or values.get("GROUPS") == "T":
+            return None
+        naxis = int(values.get("NAXIS", "0"))
+        size = abs(int(values.get("BITPIX", "8"))) // 8
+        for i in range(1, naxis + 1):
+            size *= int(values[f"NAXIS{i}"])
+    except (KeyError, ValueError):
+        return None
+    return header_len + -(-size // _BLOCK) * _BLOCK if naxis else header_len
+
+
+def read_fits(
+    data: bytes, name: str, max_pixels: int, max_decoded_bytes: int | None = None
+) -> FitsData:
+    _require_end_card(data, name)
+    try:
+        with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
+            return _first_image(hdul, name, max_pixels, max_decoded_bytes)
     except UnreadableImageError:
         raise
     except Exception as exc:  # astropy raises OSError, TypeError, ValueError, ... for damage
@@ -67,7 +114,22 @@ def read_fits(data: bytes, name: str, max_pixels: int) -> FitsData:
         raise UnreadableImageError(f"{name}: broken FITS file ({reason})") from exc
 
 
-def _first_image(hdul: fits.HDUList, name: str, max_pixels: int) -> FitsData:
+def _require_end_card(data: bytes, name: str) -> None:
+    """Refuse a primary header with no END card before astropy reads the pixels as cards.
+
+    Header cards are printable ASCII; the first card that is not, before any END, is data."""
+    for offset in range(0, len(data) - _CARD + 1, _CARD):
+        card = data[offset : offset + _CARD]
+        if card.startswith(b"END     ") or card == b"END".ljust(_CARD):
+            return
+        if card.translate(None, _PRINTABLE):
+            break
+    raise UnreadableImageError(f"{name}: broken FITS file (the header has no END card)")
+
+
+def _first_image(
+    hdul: fits.HDUList, name: str, max_pixels: int, max_decoded_bytes: int | None
+) -> FitsData:
     for index, hdu in enumerate(hdul):
         if not isinstance(hdu, _IMAGE_HDUS):
             continue
@@ -79,6 +141,15 @@ def _first_image(hdul: fits.HDUList, name: str, max_pixels: int) -> FitsData:
         if plane_pixels > max_pixels:
             raise UnreadableImageError(
                 f"{name}: refused, {plane_pixels:,} pixels exceeds the limit of {max_pixels:,}"
+            )
+        # What the pixels cost once read (as stored) and converted (float32, up to 3 planes).
+        planes = min(axes[2], 3) if len(axes) > 2 else 1
+        stored = abs(int(header.get("BITPIX", 32))) // 8
+        decoded = plane_pixels * planes * (stored + 4)
+        if max_decoded_bytes is not None and decoded > max_decoded_bytes:
+            raise UnreadableImageError(
+                f"{name}: refused, decoding needs {decoded:,} bytes, more than the "
+                f"{max_decoded_bytes:,} byte limit"
             )
         raw = hdu.section[_leading_slice(len(axes))] if len(axes) > 3 else hdu.data
         if raw is None:

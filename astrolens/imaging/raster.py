@@ -9,7 +9,6 @@ scikit-image, which we already depend on.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from astrolens.domain.errors import UnreadableImageError
+from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 from astrolens.imaging.sniff import ImageFormat
 
 
@@ -27,24 +27,71 @@ class RasterData:
     data: npt.NDArray[np.generic]
     photographic: bool  # 8-bit: already stretched for display, only rescale to [0, 1]
     bit_depth: int
+    reduced_by: int = 1  # each side was divided by this while reading
 
 
-def read_raster(data: bytes, fmt: ImageFormat, name: str, max_pixels: int) -> RasterData:
+# Bytes per sample of a Pillow mode, and its band count once converted for us.
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
+
+
+def read_raster(
+    data: bytes,
+    fmt: ImageFormat,
+    name: str,
+    max_pixels: int,
+    *,
+    max_decoded_bytes: int | None = None,
+    max_working_pixels: int | None = None,
+) -> RasterData:
     if fmt is ImageFormat.TIFF:
-        arr = _read_tiff(data, name, max_pixels)
+        arr = _read_tiff(data, name, max_pixels, max_decoded_bytes)
         if arr is not None:
-            return _normalise(arr, name)
-    return _normalise(_read_pillow(data, name, max_pixels), name)
+            factor = _reduction(arr.shape[0] * arr.shape[1], max_working_pixels)
+            return _normalise(_block_reduce(arr, factor), name, factor)
+    image, factor = _read_pillow(data, name, max_pixels, max_decoded_bytes, max_working_pixels)
+    return _normalise(image, name, factor)
 
 
-def _read_pillow(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.generic]:
+def _reduction(pixels: int, max_working_pixels: int | None) -> int:
+    """The smallest integer factor per side that brings `pixels` within the working size."""
+    if max_working_pixels is None or pixels <= max_working_pixels:
+        return 1
+    return int(np.ceil(np.sqrt(pixels / max_working_pixels)))
+
+
+def _check_bytes(needed: int, name: str, max_decoded_bytes: int | None) -> None:
+    if max_decoded_bytes is not None and needed > max_decoded_bytes:
+        raise UnreadableImageError(
+            f"{name}: refused, decoding needs {needed:,} bytes, more than the "
+            f"{max_decoded_bytes:,} byte limit (possible decompression bomb)"
+        )
+
+
+def _read_pillow(
+    data: bytes,
+    name: str,
+    max_pixels: int,
+    max_decoded_bytes: int | None,
+    max_working_pixels: int | None,
+) -> tuple[npt.NDArray[np.generic], int]:
     try:
-        with warnings.catch_warnings():
-            # We enforce our own pixel limit below, with a clearer message than Pillow's.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            _check_size(image.size[0] * image.size[1], name, max_pixels)
-            image.load()
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        _check_size(width * height, name, max_pixels)
+        bands = len(image.getbands())
+        _check_bytes(
+            width * height * bands * _MODE_BYTES.get(image.mode, 1), name, max_decoded_bytes
+        )
+        factor = _reduction(width * height, max_working_pixels)
+        if factor > 1 and image.format == "JPEG":
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: the full frame never exists.
+            image.draft(image.mode, (width // factor, height // factor))
+        image.load()
+        if factor > 1:
+            exact = _reduction(image.size[0] * image.size[1], max_working_pixels)
+            if exact > 1:
+                image = image.reduce(exact)
+            factor = max(1, round(width / image.size[0]))
     except Image.DecompressionBombError as exc:
         raise UnreadableImageError(f"{name}: refused, decompression bomb ({exc})") from exc
     except UnreadableImageError:
@@ -59,10 +106,12 @@ def _read_pillow(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.gene
         image = image.convert("RGB")
     elif mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
         image = image.convert("L" if mode == "1" else "RGB")
-    return np.asarray(image)
+    return np.asarray(image), factor
 
 
-def _read_tiff(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.generic] | None:
+def _read_tiff(
+    data: bytes, name: str, max_pixels: int, max_decoded_bytes: int | None
+) -> npt.NDArray[np.generic] | None:
     """tifffile's reading, or None to let Pillow try (e.g. a codec tifffile lacks)."""
     import tifffile
 
@@ -71,6 +120,7 @@ def _read_tiff(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.generi
             page = tif.pages.first
             shape = page.shape
             _check_size(int(np.prod(shape[:2])), name, max_pixels)
+            _check_bytes(int(np.prod(shape)) * page.dtype.itemsize, name, max_decoded_bytes)
             arr = page.asarray()
     except UnreadableImageError:
         raise
@@ -81,7 +131,22 @@ def _read_tiff(data: bytes, name: str, max_pixels: int) -> npt.NDArray[np.generi
     return np.asarray(arr)
 
 
-def _normalise(arr: npt.NDArray[np.generic], name: str) -> RasterData:
+def _block_reduce(arr: npt.NDArray[np.generic], factor: int) -> npt.NDArray[np.generic]:
+    """Mean of factor x factor blocks, kept in the array's own dtype (no full float copy)."""
+    if factor <= 1 or arr.ndim not in (2, 3):
+        return arr
+    rows, cols = arr.shape[0] // factor, arr.shape[1] // factor
+    if rows < 2 or cols < 2:
+        return arr
+    out = np.empty((rows, cols, *arr.shape[2:]), dtype=arr.dtype)
+    for r in range(rows):  # one band of rows at a time: the float temporary stays small
+        band = arr[r * factor : (r + 1) * factor, : cols * factor]
+        blocks = band.reshape(factor, cols, factor, *arr.shape[2:])
+        out[r] = blocks.mean(axis=(0, 2), dtype=np.float32).astype(arr.dtype, copy=False)
+    return out
+
+
+def _normalise(arr: npt.NDArray[np.generic], name: str, reduced_by: int = 1) -> RasterData:
     if arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., :3]
     elif (arr.ndim == 3 and arr.shape[2] == 2) or (arr.ndim == 3 and arr.shape[2] == 1):
@@ -94,7 +159,7 @@ def _normalise(arr: npt.NDArray[np.generic], name: str) -> RasterData:
         arr = arr.astype(np.uint8) * 255
     depth = arr.dtype.itemsize * 8
     photographic = arr.dtype == np.uint8
-    return RasterData(data=arr, photographic=photographic, bit_depth=depth)
+    return RasterData(data=arr, photographic=photographic, bit_depth=depth, reduced_by=reduced_by)
 
 
 def _check_size(pixels: int, name: str, max_pixels: int) -> None:

@@ -25,6 +25,8 @@ _MAGIC: tuple[tuple[bytes, ImageFormat], ...] = (
     (b"\x89PNG\r\n\x1a\n", ImageFormat.PNG),
     (b"II*\x00", ImageFormat.TIFF),
     (b"MM\x00*", ImageFormat.TIFF),
+    (b"II+\x00", ImageFormat.TIFF),  # BigTIFF (64-bit offsets), read by tifffile
+    (b"MM\x00+", ImageFormat.TIFF),
     (b"SIMPLE  =", ImageFormat.FITS),
     (b"\x1f\x8b", ImageFormat.GZIP),
 )

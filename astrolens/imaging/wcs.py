@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 
 import numpy as np
 from astropy.io.fits import Header
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from astrolens.domain.sky import SkyPosition
+from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,14 @@ def celestial_wcs(header: Header | None) -> WCS | None:
     if header is None or "CTYPE1" not in header:
         return None
     try:
-        with warnings.catch_warnings():
-            # 'datfix' and friends only repair dates; they are noise for a user.
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            full = WCS(header, relax=True)
-            if not full.has_celestial:
-                return None
-            wcs = full.celestial
-            # Probe once: a WCS that cannot map its own reference pixel is no WCS.
-            if pixel_to_sky(wcs, 0.0, 0.0) is None:
-                return None
-            return wcs
+        full = WCS(header, relax=True)
+        if not full.has_celestial:
+            return None
+        wcs = full.celestial
+        # Probe once: a WCS that cannot map its own reference pixel is no WCS.
+        if pixel_to_sky(wcs, 0.0, 0.0) is None:
+            return None
+        return wcs
     except Exception as exc:  # astropy raises many types for malformed headers
         log.info("ignoring unusable WCS: %s", exc)
         return None
@@ -45,11 +42,9 @@ def celestial_wcs(header: Header | None) -> WCS | None:
 def pixel_to_sky(wcs: WCS, x: float, y: float) -> SkyPosition | None:
     """ICRS position of 0-based pixel (x, y) (numpy column, row), or None off the projection."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            coord = wcs.pixel_to_world(x, y)
-            icrs = coord.icrs  # galactic or FK5 frames (Spitzer GLON-CAR, old plates) -> ICRS
-            ra, dec = float(icrs.ra.deg), float(icrs.dec.deg)
+        coord = wcs.pixel_to_world(x, y)
+        icrs = coord.icrs  # galactic or FK5 frames (Spitzer GLON-CAR, old plates) -> ICRS
+        ra, dec = float(icrs.ra.deg), float(icrs.dec.deg)
     except Exception as exc:
         log.debug("pixel (%s, %s) has no sky position: %s", x, y, exc)
         return None

@@ -25,6 +25,7 @@ from astrolens.domain.errors import (
     AstroLensError,
     SourceUnavailableError,
     StorageFullError,
+    TemporarilyUnreadableError,
     UnreadableImageError,
 )
 from astrolens.domain.events import (
@@ -54,7 +55,7 @@ from astrolens.domain.ports import (
     VectorIndex,
 )
 from astrolens.domain.scoring import ScoreResult, Verdict, not_yet_significant
-from astrolens.domain.sources import FetchTask
+from astrolens.domain.sources import FetchTask, task_from_json, task_to_json
 from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
@@ -130,6 +131,8 @@ class _TaskTracker:
     task: FetchTask
     remaining: int = 0
     failed: bool = False
+    # The file gives several images, listed as unfinished until the last one is stored.
+    multi: bool = False
 
 
 @dataclass
@@ -388,7 +391,10 @@ class DiscoveryPipeline:
                 log.warning("source %s unavailable: %s", source.id, exc)
                 tasks = []
             self._emit(SourceStatusChanged(source.status()))
-            known = await run_in(self.ex.db, self.repo.known_uris, [t.uri for t in tasks])
+            fingerprints = {t.uri: t.meta.get("fingerprint") for t in tasks}
+            known = await run_in(
+                self.ex.db, self.repo.known_uris, [t.uri for t in tasks], fingerprints
+            )
             fresh = []
             for task in tasks:
                 if task.uri in known:
@@ -396,14 +402,36 @@ class DiscoveryPipeline:
                     await source.mark_done(task)
                 else:
                     fresh.append(task)
+            # Temporary failures (a maintenance page, a permission error) whose retry time has
+            # come: the source's cursor is past them, so the stored task is fetched again.
+            planned = {t.uri for t in fresh}
+            for text in await run_in(
+                self.ex.db, self.repo.due_retries, source.id, self.config.tasks_per_source
+            ):
+                retry = task_from_json(text)
+                if retry is not None and retry.uri not in planned:
+                    planned.add(retry.uri)
+                    fresh.append(retry)
             plans.append((source, fresh))
         return plans
 
-    async def _quarantine(self, uri: str, reason: str, report: CycleReport) -> None:
+    async def _quarantine(
+        self, task: FetchTask, reason: str, report: CycleReport, *, temporary: bool = False
+    ) -> None:
         report.quarantined += 1
-        await run_in(self.ex.db, self.repo.quarantine, uri, reason)
-        self._emit(ImageQuarantined(uri, reason))
-        log.warning("quarantined %s: %s", uri, reason)
+        fingerprint = task.meta.get("fingerprint")
+        await run_in(
+            self.ex.db,
+            self.repo.quarantine,
+            task.uri,
+            reason,
+            temporary=temporary,
+            fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+            task_json=task_to_json(task) if temporary else None,
+        )
+        self._emit(ImageQuarantined(task.uri, reason))
+        later = " (temporary: tried again later)" if temporary else ""
+        log.warning("quarantined %s: %s%s", task.uri, reason, later)
 
     async def _fetch_worker(
         self,
@@ -422,7 +450,8 @@ class DiscoveryPipeline:
                 try:
                     raw = await source.fetch(task)
                 except UnreadableImageError as exc:
-                    await self._quarantine(task.uri, str(exc), report)
+                    temporary = isinstance(exc, TemporarilyUnreadableError)
+                    await self._quarantine(task, str(exc), report, temporary=temporary)
                     await self._task_done(source, task)
                     continue
                 except SourceUnavailableError as exc:
@@ -449,14 +478,19 @@ class DiscoveryPipeline:
                 try:
                     images = await run_in(self.ex.io, self.decoder.decode, raw)
                 except UnreadableImageError as exc:
-                    await self._quarantine(raw.provenance.uri, str(exc), report)
+                    temporary = isinstance(exc, TemporarilyUnreadableError)
+                    await self._quarantine(tracker.task, str(exc), report, temporary=temporary)
                     await self._task_done(tracker.source, tracker.task)
                     continue
                 except Exception as exc:  # a decoder bug must not kill the cycle
                     log.exception("decoder failed on %s", raw.provenance.uri)
-                    await self._quarantine(raw.provenance.uri, f"decoder error: {exc}", report)
+                    await self._quarantine(tracker.task, f"decoder error: {exc}", report)
                     await self._task_done(tracker.source, tracker.task)
                     continue
+                if len(images) > 1:
+                    # A frame and its stamps: the file is done only when the last is stored.
+                    tracker.multi = True
+                    await run_in(self.ex.db, self.repo.begin_file, tracker.task.uri)
                 fresh = []
                 for image in images:
                     duplicate = await run_in(self.ex.db, self.repo.find_duplicate, image)
@@ -465,7 +499,7 @@ class DiscoveryPipeline:
                     else:
                         await self._record_duplicate(duplicate, image, report)
                 if not fresh:
-                    await self._task_done(tracker.source, tracker.task)
+                    await self._task_done(tracker.source, tracker.task, tracker)
                     continue
                 tracker.remaining = len(fresh)
                 for image in fresh:
@@ -477,6 +511,10 @@ class DiscoveryPipeline:
     async def _record_duplicate(
         self, duplicate: ImageRecord, image: DecodedImage, report: CycleReport
     ) -> None:
+        if duplicate.provenance.uri == image.provenance.uri:
+            # The same image read again (a file finished after a crash, or re-queued): it is
+            # already stored under this very URI, so it is no sighting of itself.
+            return
         report.duplicates += 1
         await run_in(self.ex.db, self.repo.record_sighting, duplicate.id, image.provenance.uri)
         self._emit(DuplicateSeen(duplicate.id, image.provenance.uri))
@@ -574,10 +612,15 @@ class DiscoveryPipeline:
     async def _finish_one(self, tracker: _TaskTracker) -> None:
         tracker.remaining -= 1
         if tracker.remaining <= 0 and not tracker.failed:
-            await self._task_done(tracker.source, tracker.task)
+            await self._task_done(tracker.source, tracker.task, tracker)
 
-    async def _task_done(self, source: ImageSource, task: FetchTask) -> None:
-        """The task's images are stored (or it was rejected): move the cursor, show progress."""
+    async def _task_done(
+        self, source: ImageSource, task: FetchTask, tracker: _TaskTracker | None = None
+    ) -> None:
+        """The task's images are stored (`tracker` given) or it was rejected: move the cursor,
+        show progress. Stored: no longer unfinished, no longer quarantined (it was due)."""
+        if tracker is not None:
+            await run_in(self.ex.db, self.repo.finish_file, task.uri)
         await source.mark_done(task)
         self._emit(Progress(next(self._done_counter), self._planned, "images"))
 

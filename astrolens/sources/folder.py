@@ -8,14 +8,21 @@ images are stored) lets a restart resume where it stopped. ZTF-style
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import stat
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from astrolens.domain.cursors import CursorStore
-from astrolens.domain.errors import ConfigurationError, UnreadableImageError
+from astrolens.domain.errors import (
+    ConfigurationError,
+    TemporarilyUnreadableError,
+    UnreadableImageError,
+)
 from astrolens.domain.images import ImageGroup, Provenance, RawImage
 from astrolens.domain.sources import FetchTask, SourceState, SourceStatus
 from astrolens.sources.registry import SourceInfo, register
@@ -29,8 +36,13 @@ _TRIPLET = re.compile(
     re.IGNORECASE,
 )
 _TRIPLET_KINDS = ("science", "template", "difference")
+# Asks the store which of these URIs are done; fingerprints let a changed file be read again.
+KnownUris = Callable[[Sequence[str], Mapping[str, str | None]], Awaitable[set[str]]]
 # A file bigger than this is read by nobody's desktop in one go; refuse it with a reason.
 DEFAULT_MAX_FILE_BYTES = 2 << 30
+_READ_CHUNK = 4 << 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +58,21 @@ def is_supported(name: str) -> bool:
     return name.lower().endswith(SUPPORTED_SUFFIXES) and not name.startswith(".")
 
 
-def list_entries(roots: Sequence[Path], recursive: bool) -> list[FolderEntry]:
-    """Every supported file under `roots`, triplets grouped, sorted by key. Blocking."""
+def list_entries(
+    roots: Sequence[Path], recursive: bool, problems: list[str] | None = None
+) -> list[FolderEntry]:
+    """Every supported file under `roots`, triplets grouped, sorted by key. Blocking.
+
+    A folder that cannot be listed is appended to `problems` (and logged): skipping it in
+    silence would look like a finished scan."""
+
+    def report(exc: OSError) -> None:
+        where = exc.filename or "?"
+        message = f"cannot read folder {where}: {exc.strerror or exc}; its files were skipped"
+        log.warning("%s", message)
+        if problems is not None:
+            problems.append(message)
+
     files: set[Path] = set()
     for root in roots:
         if root.is_file():
@@ -55,12 +80,90 @@ def list_entries(roots: Sequence[Path], recursive: bool) -> list[FolderEntry]:
                 files.add(root)
             continue
         if recursive:
-            for folder, dirs, names in os.walk(root):
+            # followlinks stays False: a symlinked folder loop cannot send the walk in circles.
+            for folder, dirs, names in os.walk(root, onerror=report):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 files.update(Path(folder) / n for n in names if is_supported(n))
         else:
-            files.update(p for p in root.iterdir() if p.is_file() and is_supported(p.name))
+            try:
+                children = list(root.iterdir())
+            except OSError as exc:
+                report(exc)
+                continue
+            files.update(p for p in children if is_supported(p.name) and not p.is_dir())
     return _group_triplets(files)
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """Size and modification time: a quarantined file whose fingerprint changed is read again
+    (it was caught mid-copy, or the user fixed it)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most `max_bytes`, or UnreadableImageError saying why.
+
+    Opened non-blocking and checked with fstat on the open descriptor, so a FIFO cannot hang
+    the scan and a device (``/dev/zero`` behind a symlink reports size 0) is never read; the
+    cap is enforced while reading, because a file may grow after it was measured."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise UnreadableImageError(f"{path}: broken symbolic link") from exc
+        raise TemporarilyUnreadableError(f"{path}: file vanished before it could be read") from exc
+    except PermissionError as exc:
+        raise TemporarilyUnreadableError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableImageError(f"{path}: symbolic link loop") from exc
+        raise TemporarilyUnreadableError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise UnreadableImageError(f"{path}: is a folder, not an image file")
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableImageError(
+                f"{path}: not a regular file ({_kind(st.st_mode)}); only regular files are read"
+            )
+        if st.st_size > max_bytes:
+            raise UnreadableImageError(
+                f"{path}: {st.st_size:,} bytes is larger than the {max_bytes:,} limit"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(_READ_CHUNK, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise UnreadableImageError(
+                    f"{path}: grew past the {max_bytes:,} byte limit while being read"
+                )
+        return b"".join(chunks)
+    except BlockingIOError as exc:  # pragma: no cover - regular files do not block
+        raise TemporarilyUnreadableError(f"{path}: not ready to be read") from exc
+    except OSError as exc:
+        raise TemporarilyUnreadableError(f"{path}: read failed ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def _group_triplets(files: set[Path]) -> list[FolderEntry]:
@@ -98,7 +201,7 @@ class FolderSource:
         name: str | None = None,
         group: ImageGroup = ImageGroup.SURVEY,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        known_uris: Callable[[Sequence[str]], Awaitable[set[str]]] | None = None,
+        known_uris: KnownUris | None = None,
     ) -> None:
         if not paths:
             raise ConfigurationError("folder source: no folder given")
@@ -120,6 +223,7 @@ class FolderSource:
         self._state = SourceState.IDLE
         self._fetched = 0
         self._failed = 0
+        self._problems: list[str] = []
 
     @property
     def id(self) -> str:
@@ -135,6 +239,8 @@ class FolderSource:
 
     def status(self) -> SourceStatus:
         message = ", ".join(str(r) for r in self._roots)
+        if self._problems:
+            message += f"; {len(self._problems)} folder(s) unreadable: {self._problems[-1]}"
         return SourceStatus(
             self._id, self._state, message, fetched=self._fetched, failed=self._failed
         )
@@ -144,10 +250,16 @@ class FolderSource:
         stored before. What is stored is the persistent memory, not a cursor position: a file
         added anywhere in the tree later, or another folder scanned under the same source id,
         is never skipped, and a restart re-reads nothing it has."""
-        entries = await asyncio.to_thread(list_entries, self._roots, self._recursive)
+        problems: list[str] = []
+        entries = await asyncio.to_thread(list_entries, self._roots, self._recursive, problems)
+        self._problems = problems
         candidates = [e for e in entries if e.key not in self._planned]
         if self._known_uris is not None and candidates:
-            known = await self._known_uris([e.path.as_uri() for e in candidates])
+            uris = [e.path.as_uri() for e in candidates]
+            fingerprints = await asyncio.to_thread(
+                lambda: {e.path.as_uri(): file_fingerprint(e.path) for e in candidates}
+            )
+            known = await self._known_uris(uris, fingerprints)
             for entry in candidates:
                 if entry.path.as_uri() in known:
                     self._planned.add(entry.key)
@@ -163,7 +275,10 @@ class FolderSource:
         return [self._task(e) for e in fresh]
 
     def _task(self, entry: FolderEntry) -> FetchTask:
-        meta: dict[str, object] = {"path": str(entry.path)}
+        meta: dict[str, object] = {
+            "path": str(entry.path),
+            "fingerprint": file_fingerprint(entry.path),
+        }
         if entry.companions:
             meta["companions"] = {k: str(v) for k, v in entry.companions.items()}
         return FetchTask(source_id=self._id, uri=entry.path.as_uri(), cursor=entry.key, meta=meta)
@@ -191,19 +306,7 @@ class FolderSource:
         )
 
     def _read_bytes(self, path: Path) -> bytes:
-        try:
-            size = path.stat().st_size
-            if size > self._max_file_bytes:
-                raise UnreadableImageError(
-                    f"{path}: {size:,} bytes is larger than the {self._max_file_bytes:,} limit"
-                )
-            return path.read_bytes()
-        except FileNotFoundError as exc:
-            raise UnreadableImageError(f"{path}: file vanished before it could be read") from exc
-        except IsADirectoryError as exc:
-            raise UnreadableImageError(f"{path}: is a folder, not an image file") from exc
-        except PermissionError as exc:
-            raise UnreadableImageError(f"{path}: permission denied") from exc
+        return read_regular_file(path, self._max_file_bytes)
 
     async def mark_done(self, task: FetchTask) -> None:
         if task.cursor not in self._in_flight:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypedDict
 
 from astrolens.domain.cursors import CursorStore
 from astrolens.domain.images import ImageGroup
+from astrolens.domain.redaction import redact
 from astrolens.domain.sources import FetchTask, SourceState, SourceStatus
 from astrolens.sources.cursor import ResumableCursor
 from astrolens.sources.http import Clock, DiskCache, HttpPolicy, PoliteTransport
@@ -86,6 +87,10 @@ class OnlineSource:
         self.cursor = ResumableCursor(source_id, cursors)
         self.fetched = 0
         self.failed = 0
+        # Failures since the last success, and the last reason: a source whose every request
+        # failed is not "idle" even while its breaker is still closed.
+        self.failing = 0
+        self._last_error = ""
         self._note = ""  # e.g. "up to date" when a dated source has caught up
 
     @property
@@ -100,7 +105,11 @@ class OnlineSource:
         if not self.enabled:
             return SourceStatus(self._id, SourceState.DISABLED, "switched off in settings")
         state, message, retry_at = self.transport.state()
-        if state is SourceState.IDLE and self._note:
+        if state in (SourceState.IDLE, SourceState.ACTIVE) and self.failing:
+            plural = "s" if self.failing > 1 else ""
+            state = SourceState.ERROR
+            message = f"last {self.failing} request{plural} failed: {self._last_error}"
+        elif state is SourceState.IDLE and self._note:
             message = self._note
         return SourceStatus(
             self._id, state, message, retry_at, fetched=self.fetched, failed=self.failed
@@ -119,7 +128,10 @@ class OnlineSource:
         counts as a failure and goes on."""
         try:
             yield
-        except Exception:
+        except Exception as exc:
             self.failed += 1
+            self.failing += 1
+            self._last_error = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
         self.fetched += 1
+        self.failing = 0

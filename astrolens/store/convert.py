@@ -189,4 +189,10 @@ def training_run(row: TrainingRunRow) -> TrainingRun:
 
 
 def quarantine_entry(row: QuarantineRow) -> QuarantineEntry:
-    return QuarantineEntry(uri=row.uri, reason=row.reason, count=row.count, last_seen=row.last_seen)
+    return QuarantineEntry(
+        uri=row.uri,
+        reason=row.reason,
+        count=row.count,
+        last_seen=row.last_seen,
+        retry_at=row.retry_at,
+    )

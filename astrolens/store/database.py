@@ -21,6 +21,21 @@ PRAGMAS: dict[str, object] = {
 }
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """SQLite's SQLITE_FULL ('database or disk is full'), however peewee wrapped it.
+
+    SQLite rolls a transaction back by itself on SQLITE_FULL, so peewee's own ROLLBACK then
+    fails with 'no transaction is active' and hides the cause: follow the exception chain."""
+    seen = 0
+    while exc is not None and seen < 10:
+        code = getattr(exc, "sqlite_errorname", "")
+        if code == "SQLITE_FULL" or "database or disk is full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 def open_database(path: Path) -> SqliteDatabase:
     """A peewee database for ``path``; it connects lazily on the thread that first uses it.
 

@@ -212,8 +212,24 @@ _V1_INITIAL_SCHEMA: tuple[str, ...] = (
     'CREATE INDEX "trainingrunrow_model_id" ON "training_runs" ("model_id")',
 )
 
+# Quarantine tells "bad file" (retry_at NULL) from "try again later" (retry_at set), and
+# remembers the file's size and mtime so an edited file is read again. A multi-image file (a
+# frame and its stamps) is listed in unfinished_files until every image of it is stored.
+_V2_RETRYABLE_QUARANTINE: tuple[str, ...] = (
+    'ALTER TABLE "quarantine" ADD COLUMN "retry_at" DATETIME',
+    'ALTER TABLE "quarantine" ADD COLUMN "fingerprint" VARCHAR(255)',
+    'ALTER TABLE "quarantine" ADD COLUMN "task_json" TEXT',
+    """CREATE TABLE "unfinished_files" (
+        "uri" VARCHAR(255) NOT NULL PRIMARY KEY,
+        "started_at" DATETIME NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _run_statements(_V1_INITIAL_SCHEMA)),
+    Migration(
+        2, "retryable quarantine, unfinished files", _run_statements(_V2_RETRYABLE_QUARANTINE)
+    ),
 )
 
 

@@ -207,9 +207,23 @@ class QuarantineRow(BaseModel):
     reason = TextField()
     count = IntegerField(default=1)
     last_seen = DateTimeField(default=utcnow)
+    # NULL: a bad file, never read again unless it changes. Set: read again after this time.
+    retry_at = DateTimeField(null=True)
+    fingerprint = CharField(null=True)  # "size:mtime_ns" of a local file when it failed
+    task_json = TextField(null=True)  # the FetchTask to retry (temporary failures only)
 
     class Meta:
         table_name = "quarantine"
+
+
+class UnfinishedFileRow(BaseModel):
+    """A file whose images (a frame and its stamps) are not all stored yet: not done."""
+
+    uri = CharField(primary_key=True)
+    started_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "unfinished_files"
 
 
 class SourceCursorRow(BaseModel):
@@ -242,4 +256,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     QuarantineRow,
     SourceCursorRow,
     KeyValueRow,
+    UnfinishedFileRow,
 )

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
 from peewee import JOIN, fn
+from peewee import OperationalError as PeeweeOperationalError
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
 from astrolens.domain.dedupe import DEFAULT_MAX_DISTANCE, could_be_same_object
 from astrolens.domain.embedding import Embedding, ModelMismatchError, require_same_model
+from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.ports import Matrix
@@ -39,7 +42,7 @@ from astrolens.domain.records import (
 )
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.store import convert
-from astrolens.store.database import execute, execute_many, open_database
+from astrolens.store.database import execute, execute_many, is_disk_full, open_database
 from astrolens.store.migrations import MIGRATIONS, Migration, migrate
 from astrolens.store.models import (
     ALL_MODELS,
@@ -55,6 +58,7 @@ from astrolens.store.models import (
     SightingRow,
     SourceCursorRow,
     TrainingRunRow,
+    UnfinishedFileRow,
     utcnow,
 )
 from astrolens.store.phash_index import PerceptualHashIndex
@@ -72,6 +76,14 @@ def default_retry_delay(attempts: int) -> timedelta:
     return min(timedelta(minutes=5) * (1 << max(0, attempts - 1)), timedelta(days=1))
 
 
+def quarantine_retry_delay(attempts: int) -> timedelta:
+    """When to read a temporarily unreadable file or URL again: at once on the next cycle
+    after the first failure (a scan rerun), then 1 min doubling, capped at a day."""
+    if attempts <= 1:
+        return timedelta(0)
+    return min(timedelta(minutes=1) * (1 << min(attempts - 2, 20)), timedelta(days=1))
+
+
 def _bound(
     method: Callable[Concatenate[SqliteRepository, _P], _R],
 ) -> Callable[Concatenate[SqliteRepository, _P], _R]:
@@ -84,7 +96,16 @@ def _bound(
     @functools.wraps(method)
     def wrapper(self: SqliteRepository, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._db.bind_ctx(ALL_MODELS):
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.OperationalError, PeeweeOperationalError) as exc:
+                if is_disk_full(exc):
+                    # The transaction rolled back: nothing half-written is kept.
+                    raise StorageFullError(
+                        f"the disk holding {self.path.parent} is full; free some space and "
+                        "run again (nothing was lost: the last image was not stored)"
+                    ) from exc
+                raise
 
     return cast("Callable[Concatenate[SqliteRepository, _P], _R]", wrapper)
 
@@ -109,10 +130,12 @@ class SqliteRepository:
         backups_dir: Path | None = None,
         migrations: Sequence[Migration] = MIGRATIONS,
         retry_delay: Callable[[int], timedelta] = default_retry_delay,
+        quarantine_delay: Callable[[int], timedelta] = quarantine_retry_delay,
     ) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.path = db_path
         self._retry_delay = retry_delay
+        self._quarantine_retry_delay = quarantine_delay
         self._db = open_database(db_path)
         self._phashes = PerceptualHashIndex(
             lambda: cast(
@@ -132,8 +155,13 @@ class SqliteRepository:
 
     def close(self) -> None:
         if not self._db.is_closed():
-            # Fold the WAL back into the main file so a copied database is complete.
-            execute(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            # Fold the WAL back into the main file so a copied database is complete. On a
+            # full disk it cannot; the WAL is kept and folded in next time (nothing is lost).
+            try:
+                execute(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            except (sqlite3.OperationalError, PeeweeOperationalError) as exc:
+                if not is_disk_full(exc):
+                    raise
             self._db.close()
 
     def integrity_check(self) -> str:
@@ -153,17 +181,45 @@ class SqliteRepository:
         )
 
     @_bound
-    def known_uris(self, uris: Sequence[str]) -> set[str]:
-        """The subset of `uris` that `has_uri` would call known, in a few queries."""
+    def known_uris(
+        self, uris: Sequence[str], fingerprints: Mapping[str, str | None] | None = None
+    ) -> set[str]:
+        """The subset of `uris` done already: stored (every image of the file), seen, or
+        quarantined and not due again. A quarantined local file whose fingerprint (size and
+        mtime) differs from the one it failed with is due again; so is a temporary failure
+        whose retry time has come. A file listed as unfinished (killed between its frame and
+        its last stamp) is not done."""
         known: set[str] = set()
+        fingerprints = fingerprints or {}
         unique = list(dict.fromkeys(uris))
-        columns = (ImageRow.uri, ImageRow.parent_uri, SightingRow.uri, QuarantineRow.uri)
+        columns = (ImageRow.uri, ImageRow.parent_uri, SightingRow.uri)
+        now = utcnow()
         for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
             chunk = unique[start : start + 500]
             for column in columns:
                 rows = column.model.select(column).where(column.in_(chunk)).tuples()
                 known.update(str(row[0]) for row in rows)
+            for row in QuarantineRow.select().where(QuarantineRow.uri.in_(chunk)):
+                current = fingerprints.get(row.uri)
+                changed = row.fingerprint is not None and current not in (None, row.fingerprint)
+                due = row.retry_at is not None and row.retry_at <= now
+                if not (changed or due):
+                    known.add(str(row.uri))
+            unfinished = UnfinishedFileRow.select().where(UnfinishedFileRow.uri.in_(chunk))
+            known.difference_update(str(row.uri) for row in unfinished)
         return known
+
+    @_bound
+    def begin_file(self, uri: str) -> None:
+        """`uri` gives several images (a frame and its stamps): not done until finish_file."""
+        UnfinishedFileRow.insert(uri=uri, started_at=utcnow()).on_conflict_replace().execute()
+
+    @_bound
+    def finish_file(self, uri: str) -> None:
+        """Every image of `uri` is stored: it is done, and no longer quarantined if it was."""
+        with self._db.atomic():
+            UnfinishedFileRow.delete().where(UnfinishedFileRow.uri == uri).execute()
+            QuarantineRow.delete().where(QuarantineRow.uri == uri).execute()
 
     @_bound
     def find_duplicate(
@@ -857,20 +913,61 @@ class SqliteRepository:
     # ------------------------------------------------------------ quarantine, cursors, kv
 
     @_bound
-    def quarantine(self, uri: str, reason: str) -> None:
+    def quarantine(
+        self,
+        uri: str,
+        reason: str,
+        *,
+        temporary: bool = False,
+        fingerprint: str | None = None,
+        task_json: str | None = None,
+    ) -> None:
+        """Record a failure. `temporary`: try again later (`task_json` is what to fetch), with
+        a backoff that grows with the number of failures; otherwise a bad file, read again
+        only if its fingerprint changes."""
         now = utcnow()
-        (
-            QuarantineRow.insert(uri=uri, reason=reason, count=1, last_seen=now)
-            .on_conflict(
-                conflict_target=[QuarantineRow.uri],
-                update={
-                    QuarantineRow.reason: reason,
-                    QuarantineRow.count: QuarantineRow.count + 1,
-                    QuarantineRow.last_seen: now,
-                },
+        with self._db.atomic():
+            row = QuarantineRow.get_or_none(QuarantineRow.uri == uri)
+            count = 1 if row is None else row.count + 1
+            retry_at = now + self._quarantine_retry_delay(count) if temporary else None
+            (
+                QuarantineRow.insert(
+                    uri=uri,
+                    reason=reason,
+                    count=count,
+                    last_seen=now,
+                    retry_at=retry_at,
+                    fingerprint=fingerprint,
+                    task_json=task_json if temporary else None,
+                )
+                .on_conflict(
+                    conflict_target=[QuarantineRow.uri],
+                    update={
+                        QuarantineRow.reason: reason,
+                        QuarantineRow.count: count,
+                        QuarantineRow.last_seen: now,
+                        QuarantineRow.retry_at: retry_at,
+                        QuarantineRow.fingerprint: fingerprint,
+                        QuarantineRow.task_json: task_json if temporary else None,
+                    },
+                )
+                .execute()
             )
-            .execute()
+
+    @_bound
+    def due_retries(self, source_id: str, limit: int) -> list[str]:
+        """Stored tasks (JSON) of `source_id`'s temporary failures whose retry time has come."""
+        rows = (
+            QuarantineRow.select(QuarantineRow.task_json)
+            .where(
+                QuarantineRow.retry_at.is_null(False),
+                QuarantineRow.retry_at <= utcnow(),
+                QuarantineRow.task_json.contains(f'"source_id": {json.dumps(source_id)}'),
+            )
+            .order_by(QuarantineRow.retry_at)
+            .limit(limit)
         )
+        return [str(row.task_json) for row in rows]
 
     @_bound
     def quarantined(self) -> list[QuarantineEntry]:

@@ -72,6 +72,9 @@ class RatePlot(_Chart):
             p.drawRoundedRect(QRectF(area.left() + i * bw + 1, area.bottom() - h, bw - 2, h), 2, 2)
 
 
+_P_FLOOR = 1e-12
+
+
 class ScoreHistogram(_Chart):
     """Histogram of recent images with the anomaly and near-miss thresholds drawn on it.
 
@@ -87,13 +90,24 @@ class ScoreHistogram(_Chart):
         self.axis = ""
 
     def set_p_values(self, p_values: Sequence[float], anomaly_p: float, near_miss_p: float) -> None:
-        p = np.clip(np.asarray(p_values, dtype=float), 1e-12, 1.0)
+        p = np.clip(np.asarray(p_values, dtype=float), _P_FLOOR, 1.0)
         self.values = -np.log10(p)
         self.axis = "−log10 p  (right: more anomalous)"
-        self.lines = [
-            (-np.log10(near_miss_p), theme.NEAR_MISS, f"near-miss p≤{near_miss_p:g}"),
-            (-np.log10(anomaly_p), theme.ANOMALY, f"anomaly p≤{anomaly_p:g}"),
-        ]
+        self.lines = []
+        # A threshold of p = 0 (nothing can pass, e.g. a tiny calibration set) has no place on
+        # a log axis: it is named in the axis label instead of drawn at infinity.
+        closed = []
+        for threshold, colour, name in (
+            (near_miss_p, theme.NEAR_MISS, "near-miss"),
+            (anomaly_p, theme.ANOMALY, "anomaly"),
+        ):
+            if threshold > 0 and np.isfinite(threshold):
+                x = float(-np.log10(min(threshold, 1.0)))
+                self.lines.append((x, colour, f"{name} p≤{threshold:g}"))
+            else:
+                closed.append(name)
+        if closed:
+            self.axis += f"; {' and '.join(closed)} threshold p = 0: none possible yet"
         self.update()
 
     def set_scores(self, scores: Sequence[float]) -> None:
@@ -104,13 +118,22 @@ class ScoreHistogram(_Chart):
 
     def paintEvent(self, event: QPaintEvent | None) -> None:
         p = QPainter(self)
+        try:  # an exception with the painter open would stop the panel painting for good
+            self._paint(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QPainter) -> None:
         area = self._frame(p)
         vals = self.values[np.isfinite(self.values)]
         if vals.size == 0:
             p.drawText(area, Qt.AlignmentFlag.AlignCenter, "no scores yet")
             return
-        hi = max([float(vals.max())] + [x for x, _, _ in self.lines]) * 1.05
+        lines = [x for x, _, _ in self.lines if np.isfinite(x)]
+        hi = max([float(vals.max()), *lines]) * 1.05
         lo = min(0.0, float(vals.min()))
+        if not hi > lo:  # all values equal (e.g. every p = 1): give the axis some width
+            hi = lo + 1.0
         counts, edges = np.histogram(vals, bins=40, range=(lo, hi))
         # sqrt scale: the rare, interesting tail stays visible next to the bulk.
         top = float(np.sqrt(max(int(counts.max()), 1)))

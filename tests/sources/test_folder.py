@@ -84,7 +84,7 @@ async def test_plan_fetch_and_decode_every_task(demo_copy: Path) -> None:
 async def test_restart_resumes_with_what_the_store_knows(demo_copy: Path) -> None:
     stored: set[str] = set()
 
-    async def known(uris: Sequence[str]) -> set[str]:
+    async def known(uris: Sequence[str], fingerprints: object = None) -> set[str]:
         return stored & set(uris)
 
     store = InMemoryCursorStore()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from astrolens.domain.errors import UnreadableImageError
+from astrolens.domain.errors import TemporarilyUnreadableError, UnreadableImageError
 
 
 class Expect(enum.Enum):
@@ -49,13 +49,15 @@ def check_body(body: bytes, content_type: str, expect: Expect, url: str) -> None
     """Raise UnreadableImageError when `body` is not what `expect` says it should be."""
     ctype = content_type.lower()
     if not body:
-        raise UnreadableImageError(f"empty response from {url}")
+        raise TemporarilyUnreadableError(f"empty response from {url}")
     if expect is Expect.IMAGE:
         if sniff_image(body) is None:
-            what = "an HTML page" if _looks_like_html(body, ctype) else f"'{ctype or 'unknown'}'"
-            raise UnreadableImageError(f"expected an image from {url}, got {what}")
+            if _looks_like_html(body, ctype):
+                # A maintenance page or a captive portal served with 200: try again later.
+                raise TemporarilyUnreadableError(f"expected an image from {url}, got an HTML page")
+            raise UnreadableImageError(f"expected an image from {url}, got '{ctype or 'unknown'}'")
     elif expect is Expect.AVRO:
         if not body.startswith(_AVRO_MAGIC):
             raise UnreadableImageError(f"expected an Avro alert packet from {url}")
     elif _looks_like_html(body, ctype):
-        raise UnreadableImageError(f"expected {expect.value} from {url}, got an HTML page")
+        raise TemporarilyUnreadableError(f"expected {expect.value} from {url}, got an HTML page")

@@ -27,6 +27,7 @@ import httpx
 from astrolens import __version__
 from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError
 from astrolens.domain.politeness import BackoffPolicy, CircuitBreaker, SlidingWindowLimiter
+from astrolens.domain.redaction import has_credentials, redact
 from astrolens.domain.sources import SourceState
 from astrolens.sources.http.cache import CachedResponse, DiskCache
 from astrolens.sources.http.clock import Clock, SystemClock
@@ -109,6 +110,9 @@ class PoliteTransport:
         self._blocked_until: float | None = None  # a long Retry-After or an exhausted quota
         self._blocked_reason = ""
         self._in_flight = 0
+        # A 429/503 with Retry-After pauses every request to that host, not only the one that
+        # got it (27 other SDSS requests went out inside a 3 s wait before).
+        self._host_paused_until: dict[str, float] = {}
 
     # -- state -------------------------------------------------------------------------------
 
@@ -147,7 +151,20 @@ class PoliteTransport:
             self._blocked_reason = reason
 
     def _fail(self, reason: str) -> None:
-        self.breaker.record_failure(self.clock.monotonic(), reason)
+        self.breaker.record_failure(self.clock.monotonic(), redact(reason))
+
+    def pause_host(self, host: str, seconds: float) -> None:
+        until = self.clock.monotonic() + max(0.0, seconds)
+        if until > self._host_paused_until.get(host, 0.0):
+            self._host_paused_until[host] = until
+
+    async def _wait_for_host(self, host: str) -> None:
+        while True:
+            until = self._host_paused_until.get(host)
+            now = self.clock.monotonic()
+            if until is None or now >= until:
+                return
+            await self.clock.sleep(until - now)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -173,6 +190,8 @@ class PoliteTransport:
         UnreadableImageError (this URL does not give what it should; move on).
         """
         full_url = self.build_url(url, params)
+        # An authenticated answer is never cached: the key would sit in the cache on disk.
+        use_cache = use_cache and not has_credentials(full_url)
         cached: CachedResponse | None = None
         if self.cache is not None and use_cache:
             cached = await asyncio.to_thread(self.cache.get, full_url)
@@ -181,17 +200,19 @@ class PoliteTransport:
             attempt += 1
             self._refuse_if_blocked()
             try:
-                return await self._attempt(full_url, cached, expect, quotas)
+                return await self._attempt(full_url, cached, expect, quotas, use_cache)
             except _Retryable as exc:
                 retry_after = exc.retry_after
                 if retry_after is not None and retry_after > self.policy.max_retry_after_s:
                     self.block_until(retry_after, exc.reason)
                     self._fail(exc.reason)
                     self._refuse_if_blocked()
+                if retry_after is not None:
+                    self.pause_host(httpx.URL(full_url).host, retry_after)
                 if attempt >= self.policy.backoff.max_attempts:
                     self._fail(exc.reason)
                     raise SourceUnavailableError(
-                        f"{self.source_id}: {exc.reason} (gave up after {attempt} attempts)"
+                        redact(f"{self.source_id}: {exc.reason} (gave up after {attempt} attempts)")
                     ) from exc
                 await self.clock.sleep(
                     self.policy.backoff.with_retry_after(attempt, retry_after, self._rng)
@@ -212,8 +233,12 @@ class PoliteTransport:
         cached: CachedResponse | None,
         expect: Expect,
         quotas: Sequence[SlidingWindowLimiter],
+        store: bool = True,
     ) -> Response:
+        host = httpx.URL(url).host
+        await self._wait_for_host(host)
         async with self._semaphore:
+            await self._wait_for_host(host)  # a pause may have begun while we queued
             await self._wait_for_slot(quotas)
             self._in_flight += 1
             try:
@@ -233,15 +258,21 @@ class PoliteTransport:
                 except httpx.TimeoutException as exc:
                     raise _Retryable(f"timed out ({type(exc).__name__})") from exc
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                    raise _Retryable(f"connection broken: {exc}") from exc
+                    raise _Retryable(redact(f"connection broken: {exc}")) from exc
             finally:
                 self._in_flight -= 1
         self._offline = False
-        return await self._judge(url, reply, cached, expect)
+        return await self._judge(url, reply, cached, expect, store)
 
     async def _judge(
-        self, url: str, reply: httpx.Response, cached: CachedResponse | None, expect: Expect
+        self,
+        url: str,
+        reply: httpx.Response,
+        cached: CachedResponse | None,
+        expect: Expect,
+        store: bool = True,
     ) -> Response:
+        shown = redact(url)  # what error messages and status lines may say
         status = reply.status_code
         ctype = reply.headers.get("content-type", "")
         if status == 304 and cached is not None:
@@ -252,10 +283,10 @@ class PoliteTransport:
             raise _Retryable(f"HTTP {status}", retry_after)
         if status in (401, 403):
             self._fail(f"HTTP {status}: access refused")
-            raise SourceUnavailableError(f"{self.source_id}: HTTP {status} from {url}")
+            raise SourceUnavailableError(f"{self.source_id}: HTTP {status} from {shown}")
         if status >= 400:
             self.breaker.record_success()  # the service answered; this request was wrong
-            raise UnreadableImageError(f"HTTP {status} from {url}")
+            raise UnreadableImageError(f"HTTP {status} from {shown}")
         body = reply.content
         declared = reply.headers.get("content-length")
         # With a Content-Encoding the length counts compressed bytes, so it cannot be compared.
@@ -263,12 +294,12 @@ class PoliteTransport:
         if plain and declared is not None and declared.isdigit() and int(declared) != len(body):
             raise _Retryable(f"truncated body: {len(body)} of {declared} bytes")
         try:
-            check_body(body, ctype, expect, url)
+            check_body(body, ctype, expect, shown)
         except UnreadableImageError as exc:
             self._fail(str(exc))
             raise
         self.breaker.record_success()
-        if self.cache is not None:
+        if self.cache is not None and store:
             entry = CachedResponse(
                 url, body, ctype, reply.headers.get("etag"), reply.headers.get("last-modified")
             )
