@@ -23,6 +23,7 @@ from astrolens.domain.labels import Label
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask, SourceStatus
+from astrolens.domain.writes import NewImage, StoredImage
 
 Matrix = npt.NDArray[np.float32]
 EventSink = Callable[[Event], None]
@@ -138,6 +139,10 @@ class Repository(Protocol):
         the same object), or None."""
         ...
 
+    def find_duplicates(self, images: Sequence[DecodedImage]) -> list[ImageRecord | None]:
+        """`find_duplicate` of each image, in one call."""
+        ...
+
     def record_sighting(self, image_id: int, uri: str) -> None: ...
 
     def add_image(
@@ -156,11 +161,22 @@ class Repository(Protocol):
         """Image + embedding (+ score and candidate row when scored) in one transaction."""
         ...
 
+    def add_scored_images(self, items: Sequence[NewImage]) -> list[StoredImage]:
+        """A batch of images in one transaction, each checked for a duplicate (earlier in
+        the batch or already stored): what each became, with its candidate."""
+        ...
+
     def get_image(self, image_id: int) -> ImageRecord | None: ...
 
     def add_embedding(self, image_id: int, embedding: Embedding) -> None: ...
 
-    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> None: ...
+    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> Candidate | None: ...
+
+    def add_scores(
+        self, model_id: str, scored: Sequence[tuple[int, ScoreResult]]
+    ) -> list[tuple[ImageRecord, Candidate | None]]:
+        """Scores of stored images in one transaction, each with its record and candidate."""
+        ...
 
     def unscored_embeddings(
         self, model_id: str, limit: int = ...
@@ -183,6 +199,10 @@ class Repository(Protocol):
     def get_candidate(self, image_id: int) -> Candidate | None: ...
 
     def save_crossmatch(self, image_id: int, result: CrossMatch) -> None: ...
+
+    def save_crossmatches(self, image_id: int, results: Sequence[CrossMatch]) -> Candidate | None:
+        """All catalogs' answers for one image in one transaction; the updated candidate."""
+        ...
 
     def pending_crossmatches(self, limit: int) -> list[Candidate]: ...
 

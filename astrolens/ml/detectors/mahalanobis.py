@@ -29,14 +29,43 @@ def _pca_projection(
     cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
     if n_components is None and d <= cap:
         return np.zeros(d), np.eye(d)
-    from sklearn.decomposition import PCA
-
     if n_components is None:
         n_components = cap
     if isinstance(n_components, int):
         n_components = min(n_components, cap, d)
+        if n <= d:
+            return _top_components_by_gram(x, n_components)
+    from sklearn.decomposition import PCA
+
     pca = PCA(n_components=n_components, svd_solver="full").fit(x)
     return pca.mean_.astype(np.float64), pca.components_.T.astype(np.float64)
+
+
+def _top_components_by_gram(
+    x: npt.NDArray[np.float64], k: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The top-k principal axes from the (N, N) Gram matrix, for N <= D.
+
+    Same subspace as a full SVD (it is the same decomposition: X X^T = U S^2 U^T and the axes
+    are X^T U / S), but only the k wanted eigenpairs are computed, from a matrix no larger
+    than N x N: the scan profile had full-SVD PCA at 81 % of a Mahalanobis fit. The basis
+    may differ from sklearn's by signs and rotations within the subspace, which no
+    Mahalanobis distance or Ledoit-Wolf shrinkage sees (both are rotation invariant).
+    """
+    from scipy.linalg import eigh
+
+    centre = x.mean(axis=0)
+    xc = x - centre
+    gram = xc @ xc.T
+    n = len(gram)
+    values, vectors = eigh(gram, subset_by_index=[n - k, n - 1])
+    values, vectors = values[::-1], vectors[:, ::-1]  # descending, like PCA
+    # An axis with no variance (rank-deficient reference) gets a zero column, like a PCA
+    # component that carries nothing.
+    scale = np.sqrt(np.clip(values, 0.0, None))
+    safe = np.where(scale > 1e-12 * max(1.0, float(scale[0]) if len(scale) else 1.0), scale, np.inf)
+    components = (xc.T @ vectors) / safe
+    return centre.astype(np.float64), np.ascontiguousarray(components, dtype=np.float64)
 
 
 def _ledoit_wolf_precision(centred: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -53,7 +82,9 @@ def _squared_distances(
     out = np.empty((len(z), len(means)))
     for c, mu in enumerate(means):
         diff = z - mu
-        out[:, c] = np.einsum("ij,jk,ik->i", diff, precision, diff)
+        # One matrix product (BLAS) then a row sum: einsum("ij,jk,ik->i") does the same
+        # arithmetic in an unblocked loop, measured 58x slower for 500 x 1280.
+        out[:, c] = ((diff @ precision) * diff).sum(axis=1)
     return out
 
 
