@@ -71,8 +71,11 @@ def baseline_cmd(*paths: Path) -> list[str]:
     return [sys.executable, str(ROOT / "benchmarks" / "scan_baseline.py"), *map(str, paths)]
 
 
+LIMIT: int | None = None  # --limit: a quick smoke run on the first N bench images
+
+
 def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)[:LIMIT]
 
 
 def link_folder(files: list[Path], bench: Path, into: Path) -> Path:
@@ -92,12 +95,14 @@ def load_avg() -> str:
 
 
 def full_scan(bench: Path, repeats: int, work: Path) -> None:
-    n = len(image_files(bench))
+    files = image_files(bench)
+    n = len(files)
+    folder = bench if LIMIT is None else link_folder(files, bench, work / "limited")
     rows: list[tuple[str, Run]] = []
     for r in range(repeats):
-        rows.append(("baseline", run_child(baseline_cmd(bench))))
+        rows.append(("baseline", run_child(baseline_cmd(folder))))
         home = work / f"full-{r}"
-        rows.append(("astrolens scan", run_child(scan_cmd(home, bench))))
+        rows.append(("astrolens scan", run_child(scan_cmd(home, folder))))
         shutil.rmtree(home, ignore_errors=True)
     base = min(run.wall_s for name, run in rows if name == "baseline")
     base_cpu = min(run.cpu_s for name, run in rows if name == "baseline")
@@ -118,8 +123,8 @@ def grow_store(home: Path, size: int, seed: int = 0) -> int:
     """Add synthetic normal images until the store holds `size`; returns how many were added."""
     from astrolens.domain.embedding import Embedding
     from astrolens.domain.images import DecodedImage, Provenance
-    from astrolens.domain.records import NewImage
     from astrolens.domain.scoring import ScoreResult, Thresholds, Verdict
+    from astrolens.domain.writes import NewImage
     from astrolens.settings.paths import app_paths
     from astrolens.store.repository import SqliteRepository
 
@@ -132,8 +137,6 @@ def grow_store(home: Path, size: int, seed: int = 0) -> int:
             return 0
         ids, vectors = repo.embeddings(model_id := _model_id(repo))
         group = repo.get_image(ids[0]).group  # type: ignore[union-attr]
-        cal = repo.latest_calibration(model_id, group)
-        version = cal.version if cal is not None else None
         rng = np.random.default_rng(seed)
         pixels = np.zeros((8, 8), dtype=np.float32)
         thresholds = Thresholds(anomaly_p=0.0, near_miss_p=0.0)
@@ -152,13 +155,36 @@ def grow_store(home: Path, size: int, seed: int = 0) -> int:
                 )
                 result = ScoreResult(
                     score=0.0, p_value=0.5, verdict=Verdict.NORMAL, detector_scores={},
-                    calibration_version=version, thresholds=thresholds,
+                    calibration_version=None, thresholds=thresholds,
                 )  # fmt: skip
                 items.append(NewImage(image, None, None, Embedding(model_id, v), model_id, result))
             repo.add_scored_images(items)
         return missing
     finally:
         repo.close()
+
+
+def refit_like_the_agent(home: Path) -> float:
+    """The scheduled refit a running agent does after every `refit_every` new normals (on
+    the newest `reference_limit` of them), through the product's own scoring bank, which
+    saves it: the grown store then looks like one the agent has been feeding all along."""
+    from astrolens.app.context import AppOptions, AstroLensApp
+    from astrolens.domain.images import ImageGroup
+    from astrolens.settings.paths import app_paths
+
+    app = AstroLensApp(paths=app_paths(home), options=AppOptions(crossmatch=False))
+    try:
+        pipeline = app.pipeline([])
+        started = time.perf_counter()
+
+        async def refit() -> None:
+            for group in ImageGroup:
+                await pipeline.scoring.ensure_fitted(group, force=True)
+
+        asyncio.run(refit())
+        return time.perf_counter() - started
+    finally:
+        app.close()
 
 
 def _model_id(repo: object) -> str:
@@ -179,8 +205,11 @@ def batch_into_stores(bench: Path, sizes: list[int], batch: int, work: Path) -> 
     first = run_child(scan_cmd(base_home, rest_dir))
     print(f"\n## A batch of {batch} new images into a grown store (load average {load_avg()})\n")
     print(f"(the base store: {len(rest)} bench images scanned in {first.wall_s:.1f} s)\n")
-    print("| store images | grow s | batch wall s | images/s | CPU s | peak RSS MB | vs smallest |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| store images | grow s | refit s | batch wall s | images/s | CPU s | peak RSS MB "
+        "| vs smallest |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     first_wall: float | None = None
     for size in sizes:
         home = work / f"home-{size}"
@@ -189,10 +218,11 @@ def batch_into_stores(bench: Path, sizes: list[int], batch: int, work: Path) -> 
         started = time.perf_counter()
         grow_store(home, size)
         grown = time.perf_counter() - started
+        refit = refit_like_the_agent(home)
         run = run_child(scan_cmd(home, batch_dir))
         first_wall = first_wall or run.wall_s
         print(
-            f"| {size} | {grown:.0f} | {run.wall_s:.1f} | {batch / run.wall_s:.1f} | "
+            f"| {size} | {grown:.0f} | {refit:.1f} | {run.wall_s:.1f} | {batch / run.wall_s:.1f} | "
             f"{run.cpu_s:.1f} | {run.peak_mb:.0f} | {run.wall_s / first_wall:.2f} |",
             flush=True,
         )
@@ -247,11 +277,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
+    parser.add_argument("--limit", type=int, help="only the first N bench images (smoke run)")
     parser.add_argument("--agent-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agent_child:
         agent_child(*args.agent_child)
         return
+    global LIMIT
+    LIMIT = args.limit
     bench = args.bench.resolve()
     with tempfile.TemporaryDirectory(prefix="astrolens-scan-speed-") as tmp:
         work = Path(tmp)

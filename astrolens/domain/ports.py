@@ -102,6 +102,22 @@ class AnomalyScorer(Protocol):
         ...
 
 
+class ScorerStore(Protocol):
+    """Fitted scorers kept between runs, so a start loads the reference model instead of
+    refitting it from the archive. Blocking (files): call from the io executor."""
+
+    def save(self, group: ImageGroup, scorer: AnomalyScorer, calibration: Calibration) -> None:
+        """Keep `scorer`, fitted for `group`, as the one `calibration` (stored) describes."""
+        ...
+
+    def load(
+        self, group: ImageGroup, calibration: Calibration, like: AnomalyScorer
+    ) -> AnomalyScorer | None:
+        """The scorer saved for exactly this stored calibration (same model, group and
+        version) and with the settings of `like`; None if there is none or it is stale."""
+        ...
+
+
 class VectorIndex(Protocol):
     model_id: str
     dim: int
@@ -191,6 +207,10 @@ class Repository(Protocol):
     def save_calibration(self, calibration: Calibration) -> Calibration: ...
 
     def latest_calibration(self, model_id: str, group: ImageGroup) -> Calibration | None: ...
+
+    def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
+        """How many images this calibration has judged normal (its refit schedule)."""
+        ...
 
     def candidates(
         self, verdicts: Sequence[Verdict] = ..., limit: int = ..., offset: int = ...

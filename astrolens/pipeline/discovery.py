@@ -51,6 +51,7 @@ from astrolens.domain.ports import (
     ImageSource,
     Notifier,
     Repository,
+    ScorerStore,
     VectorIndex,
 )
 from astrolens.domain.scoring import ScoreResult, Verdict
@@ -147,6 +148,7 @@ class DiscoveryPipeline:
         notifier: Notifier | None = None,
         index: VectorIndex | None = None,
         config: PipelineConfig | None = None,
+        saved_scorers: ScorerStore | None = None,
     ) -> None:
         self.sources = list(sources)
         self.decoder = decoder
@@ -167,6 +169,7 @@ class DiscoveryPipeline:
             min_reference=self.config.min_reference,
             reference_limit=self.config.reference_limit,
             refit_every=self.config.refit_every,
+            saved=saved_scorers,
         )
         self._resume = asyncio.Event()
         self._resume.set()
@@ -522,7 +525,7 @@ class DiscoveryPipeline:
     async def _persist(
         self,
         batch: list[_Item],
-        blob_writes: list[asyncio.Future[tuple[str, str]]],
+        blob_writes: Sequence[asyncio.Future[tuple[str, str]]],
         results: dict[int, ScoreResult | None],
     ) -> dict[int, StoredImage]:
         """Store the batch (images, vectors, scores, candidates) in one transaction."""
@@ -589,6 +592,7 @@ class DiscoveryPipeline:
         results = dict(scored)
         for record, candidate in stored:
             await self._after_scored(record, results[record.id], candidate, match_q, report)
+        await self.scoring.fit_after_flush(group)
 
     # ------------------------------------------------------------ cross-match, notify
 

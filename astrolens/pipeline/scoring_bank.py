@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astrolens.domain.images import ImageGroup
-from astrolens.domain.ports import AnomalyScorer, Matrix, Repository
+from astrolens.domain.ports import AnomalyScorer, Matrix, Repository, ScorerStore
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.pipeline.executors import Executors, run_in
 
@@ -45,8 +45,10 @@ class ScoringBank:
         min_reference: int = 20,
         reference_limit: int = 5000,
         refit_every: int = 200,
+        saved: ScorerStore | None = None,
     ) -> None:
         self._factory = factory
+        self._saved = saved
         self._repo = repository
         self._ex = executors
         self.model_id = model_id
@@ -65,6 +67,8 @@ class ScoringBank:
         """Fit the group's scorer on the stored reference if it is large enough."""
         state = self._state(group)
         if state.scorer is not None and not force:
+            return True
+        if not force and await self._restore(group, state):
             return True
         ref_ids, reference = await run_in(
             self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
@@ -90,6 +94,29 @@ class ScoringBank:
             len(reference),
             state.calibration.version,
         )
+        if self._saved is not None:
+            await run_in(self._ex.io, self._saved.save, group, scorer, state.calibration)
+        return True
+
+    async def _restore(self, group: ImageGroup, state: _GroupState) -> bool:
+        """Load the scorer saved for the group's latest stored calibration, with the count
+        of normals it has judged since (the refit schedule survives a restart)."""
+        if self._saved is None:
+            return False
+        latest = await run_in(self._ex.db, self._repo.latest_calibration, self.model_id, group)
+        if latest is None or latest.bootstrap:
+            return False
+        scorer = await run_in(self._ex.io, self._saved.load, group, latest, self._factory())
+        if scorer is None:
+            return False
+        judged = await run_in(
+            self._ex.db, self._repo.count_normal_scores, self.model_id, latest.version
+        )
+        state.scorer, state.calibration = scorer, latest
+        state.new_normals_since_fit = judged
+        log.info("loaded the %s scorer of calibration %d", group.value, latest.version)
+        if judged >= self.refit_every:
+            return await self.ensure_fitted(group, force=True)
         return True
 
     async def score(self, group: ImageGroup, vectors: Matrix) -> list[ScoreResult] | None:
@@ -163,6 +190,12 @@ class ScoringBank:
         calibration = scorer.calibration  # type: ignore[attr-defined]
         saved = await run_in(self._ex.db, self._repo.save_calibration, calibration)
         return list(zip(ids, self._stamp_version(results, saved), strict=True))
+
+    async def fit_after_flush(self, group: ImageGroup) -> None:
+        """Fit (and save) the scorer the group's next batch would otherwise fit on its first
+        image: done once here, the next run loads it instead of refitting the archive."""
+        if self._saved is not None and not self.pending(group):
+            await self.ensure_fitted(group, force=True)
 
     @staticmethod
     def _stamp_version(

@@ -653,6 +653,18 @@ class SqliteRepository:
         )
         return convert.calibration(row) if row is not None else None
 
+    @_bound
+    def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
+        return int(
+            ScoreRow.select()
+            .where(
+                (ScoreRow.model_id == model_id)
+                & (ScoreRow.calibration_version == calibration_version)
+                & (ScoreRow.verdict == Verdict.NORMAL.value)
+            )
+            .count()
+        )
+
     # --------------------------------------------------------------------- candidates
 
     def _filtered(self, flt: CandidateFilter) -> Any:
