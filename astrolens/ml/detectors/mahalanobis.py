@@ -52,14 +52,13 @@ def _top_components_by_gram(
     may differ from sklearn's by signs and rotations within the subspace, which no
     Mahalanobis distance or Ledoit-Wolf shrinkage sees (both are rotation invariant).
     """
-    from scipy.linalg import eigh
-
     centre = x.mean(axis=0)
     xc = x - centre
     gram = xc @ xc.T
-    n = len(gram)
-    values, vectors = eigh(gram, subset_by_index=[n - k, n - 1])
-    values, vectors = values[::-1], vectors[:, ::-1]  # descending, like PCA
+    # All eigenpairs, then the top k: for N in the hundreds LAPACK's full solver is faster
+    # than asking it for a subset.
+    values, vectors = np.linalg.eigh(gram)
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]  # descending, like PCA
     # An axis with no variance (rank-deficient reference) gets a zero column, like a PCA
     # component that carries nothing.
     scale = np.sqrt(np.clip(values, 0.0, None))
