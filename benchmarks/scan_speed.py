@@ -155,7 +155,7 @@ def grow_store(home: Path, size: int, seed: int = 0) -> int:
                 )
                 result = ScoreResult(
                     score=0.0, p_value=0.5, verdict=Verdict.NORMAL, detector_scores={},
-                    calibration_version=None, thresholds=thresholds,
+                    calibration_version=0, thresholds=thresholds,  # judged before any stored one
                 )  # fmt: skip
                 items.append(NewImage(image, None, None, Embedding(model_id, v), model_id, result))
             repo.add_scored_images(items)

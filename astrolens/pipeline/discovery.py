@@ -317,6 +317,7 @@ class DiscoveryPipeline:
                 worker.cancel()
 
         report.seconds = time.monotonic() - started
+        await self._release_memory()
         for source in self.sources:
             self._emit(SourceStatusChanged(source.status()))
         self._emit(
@@ -331,6 +332,14 @@ class DiscoveryPipeline:
             )
         )
         return report
+
+    async def _release_memory(self) -> None:
+        """Between cycles the agent idles for minutes: an embedder that can free its runtime's
+        buffers (ONNX Runtime's arena) does so, on the thread that embeds. Optional, so not
+        part of the Embedder port."""
+        release = getattr(self.embedder, "release", None)
+        if callable(release):
+            await run_in(self.ex.ml, release)
 
     async def _plan_all(self) -> list[tuple[ImageSource, list[FetchTask]]]:
         plans = []
