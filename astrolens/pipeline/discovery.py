@@ -234,6 +234,7 @@ class DiscoveryPipeline:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(runner, grace_s or self.config.stop_timeout_s)
+        await self.scoring.cancel_refits(grace_s or self.config.stop_timeout_s)
         for source in self.sources:
             with contextlib.suppress(Exception):
                 await source.aclose()
@@ -312,6 +313,7 @@ class DiscoveryPipeline:
             await embed_q.join()
             for group in self.scoring.groups_with_pending():
                 await self._flush_bootstrap(group, match_q, report)
+            await self.scoring.settle()
             await match_q.join()
             for worker in workers:
                 worker.cancel()

@@ -7,6 +7,7 @@ images are buffered and scored transductively (each against the others) in one g
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class ScoringBank:
         self.reference_limit = reference_limit
         self.refit_every = refit_every
         self._groups: dict[ImageGroup, _GroupState] = {}
+        self._refits: dict[ImageGroup, asyncio.Task[None]] = {}
 
     def _state(self, group: ImageGroup) -> _GroupState:
         return self._groups.setdefault(group, _GroupState())
@@ -63,8 +65,11 @@ class ScoringBank:
     def calibration(self, group: ImageGroup) -> Calibration | None:
         return self._state(group).calibration
 
-    async def ensure_fitted(self, group: ImageGroup, *, force: bool = False) -> bool:
-        """Fit the group's scorer on the stored reference if it is large enough."""
+    async def ensure_fitted(
+        self, group: ImageGroup, *, force: bool = False, background: bool = False
+    ) -> bool:
+        """Fit the group's scorer on the stored reference if it is large enough.
+        `background`: fit on the refit thread (the previous fit keeps scoring meanwhile)."""
         state = self._state(group)
         if state.scorer is not None and not force:
             return True
@@ -82,8 +87,9 @@ class ScoringBank:
         if len(reference) < self.min_reference:
             return False
         scorer = self._factory()
+        executor = (self._ex.refit or self._ex.ml) if background else self._ex.ml
         calibration = await run_in(
-            self._ex.ml, scorer.fit, reference, group=group.value, model_id=self.model_id
+            executor, scorer.fit, reference, group=group.value, model_id=self.model_id
         )
         state.calibration = await run_in(self._ex.db, self._repo.save_calibration, calibration)
         state.scorer = scorer
@@ -128,9 +134,34 @@ class ScoringBank:
         results = await run_in(self._ex.ml, state.scorer.score, vectors)
         results = self._stamp_version(results, state.calibration)
         state.new_normals_since_fit += sum(r.verdict is Verdict.NORMAL for r in results)
-        if state.new_normals_since_fit >= self.refit_every:
-            await self.ensure_fitted(group, force=True)
+        if state.new_normals_since_fit >= self.refit_every and group not in self._refits:
+            # On the refit thread: the next batches are judged by the current fit until the
+            # new one is ready, so a batch costs what it is, not a refit of the archive.
+            self._refits[group] = asyncio.create_task(
+                self._refit(group), name=f"astrolens-refit-{group.value}"
+            )
         return results
+
+    async def _refit(self, group: ImageGroup) -> None:
+        try:
+            await self.ensure_fitted(group, force=True, background=True)
+        except Exception:  # a failed refit keeps the previous fit; the next batch retries
+            log.exception("background refit of %s failed", group.value)
+        finally:
+            self._refits.pop(group, None)
+
+    async def cancel_refits(self, timeout_s: float) -> None:
+        """Stop waiting for refits in flight (the pipeline is stopping); bounded."""
+        tasks = list(self._refits.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+
+    async def settle(self) -> None:
+        """Wait for the refits in flight (a cycle ends with its reference model saved)."""
+        while self._refits:
+            await asyncio.gather(*list(self._refits.values()), return_exceptions=True)
 
     async def recover_unscored(self) -> int:
         """Re-buffer images a crash left embedded but unscored (their bootstrap never ran)."""
