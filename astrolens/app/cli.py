@@ -256,6 +256,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words == ["--version"]:
+        # Answered before the parser is built: building it imports the command modules
+        # (numpy, the app context), 11x a bare interpreter for one line of output.
+        print(f"astrolens {__version__}")
+        raise SystemExit(EXIT_OK)  # as argparse's own --version action does
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "command"):

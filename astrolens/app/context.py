@@ -22,6 +22,7 @@ from astrolens.domain.ports import (
     EventSink,
     ImageSource,
     Notifier,
+    ScorerStore,
 )
 from astrolens.domain.resources import bundled_models_dir
 from astrolens.domain.settings import Settings
@@ -107,6 +108,12 @@ class AstroLensApp:
             search_dirs=[bundled_models_dir()],
         )
         return product_view(backbone)
+
+    @cached_property
+    def saved_scorers(self) -> ScorerStore:
+        from astrolens.ml.scoring.saved_state import ScorerStateFiles
+
+        return ScorerStateFiles(self.paths.data_dir / "scorers")
 
     def scorer(self) -> AnomalyScorer:
         from astrolens.ml.scoring.ensemble import EnsembleScorer
@@ -199,6 +206,7 @@ class AstroLensApp:
             crossmatcher=self.crossmatcher,
             notifier=self.notifier,
             config=cfg,
+            saved_scorers=self.saved_scorers,
         )
 
     def db(self, fn: Callable[[Any], T]) -> T:

@@ -23,6 +23,7 @@ from astrolens.domain.labels import Label
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask, SourceStatus
+from astrolens.domain.writes import NewImage, StoredImage
 
 Matrix = npt.NDArray[np.float32]
 EventSink = Callable[[Event], None]
@@ -101,6 +102,22 @@ class AnomalyScorer(Protocol):
         ...
 
 
+class ScorerStore(Protocol):
+    """Fitted scorers kept between runs, so a start loads the reference model instead of
+    refitting it from the archive. Blocking (files): call from the io executor."""
+
+    def save(self, group: ImageGroup, scorer: AnomalyScorer, calibration: Calibration) -> None:
+        """Keep `scorer`, fitted for `group`, as the one `calibration` (stored) describes."""
+        ...
+
+    def load(
+        self, group: ImageGroup, calibration: Calibration, like: AnomalyScorer
+    ) -> AnomalyScorer | None:
+        """The scorer saved for exactly this stored calibration (same model, group and
+        version) and with the settings of `like`; None if there is none or it is stale."""
+        ...
+
+
 class VectorIndex(Protocol):
     model_id: str
     dim: int
@@ -153,6 +170,10 @@ class Repository(Protocol):
         the same object), or None."""
         ...
 
+    def find_duplicates(self, images: Sequence[DecodedImage]) -> list[ImageRecord | None]:
+        """`find_duplicate` of each image, in one call."""
+        ...
+
     def record_sighting(self, image_id: int, uri: str) -> None: ...
 
     def add_image(
@@ -171,11 +192,22 @@ class Repository(Protocol):
         """Image + embedding (+ score and candidate row when scored) in one transaction."""
         ...
 
+    def add_scored_images(self, items: Sequence[NewImage]) -> list[StoredImage]:
+        """A batch of images in one transaction, each checked for a duplicate (earlier in
+        the batch or already stored): what each became, with its candidate."""
+        ...
+
     def get_image(self, image_id: int) -> ImageRecord | None: ...
 
     def add_embedding(self, image_id: int, embedding: Embedding) -> None: ...
 
-    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> None: ...
+    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> Candidate | None: ...
+
+    def add_scores(
+        self, model_id: str, scored: Sequence[tuple[int, ScoreResult]]
+    ) -> list[tuple[ImageRecord, Candidate | None]]:
+        """Scores of stored images in one transaction, each with its record and candidate."""
+        ...
 
     def unscored_embeddings(
         self, model_id: str, limit: int = ...
@@ -191,6 +223,10 @@ class Repository(Protocol):
 
     def latest_calibration(self, model_id: str, group: ImageGroup) -> Calibration | None: ...
 
+    def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
+        """How many images this calibration has judged normal (its refit schedule)."""
+        ...
+
     def candidates(
         self, verdicts: Sequence[Verdict] = ..., limit: int = ..., offset: int = ...
     ) -> list[Candidate]: ...
@@ -198,6 +234,10 @@ class Repository(Protocol):
     def get_candidate(self, image_id: int) -> Candidate | None: ...
 
     def save_crossmatch(self, image_id: int, result: CrossMatch) -> None: ...
+
+    def save_crossmatches(self, image_id: int, results: Sequence[CrossMatch]) -> Candidate | None:
+        """All catalogs' answers for one image in one transaction; the updated candidate."""
+        ...
 
     def pending_crossmatches(self, limit: int) -> list[Candidate]: ...
 

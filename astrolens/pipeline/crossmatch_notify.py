@@ -47,9 +47,11 @@ class CrossMatchNotifyStage:
             if self.crossmatcher is not None and sky is not None:
                 radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
                 results = await self.crossmatcher.crossmatch(sky, radius)
-                for result in results:
-                    await run_in(self.ex.db, self.repo.save_crossmatch, candidate.id, result)
-                refreshed = await run_in(self.ex.db, self.repo.get_candidate, candidate.id)
+                # Every service's answer in one transaction, which returns the candidate
+                # as it now stands: nothing is read back.
+                refreshed = await run_in(
+                    self.ex.db, self.repo.save_crossmatches, candidate.id, results
+                )
                 if refreshed is not None:
                     candidate = refreshed
                     self.emit(CatalogChecked(candidate.id, candidate.catalog_verdict))

@@ -52,10 +52,12 @@ from astrolens.domain.ports import (
     ImageSource,
     Notifier,
     Repository,
+    ScorerStore,
     VectorIndex,
 )
 from astrolens.domain.scoring import ScoreResult, Verdict, not_yet_significant
 from astrolens.domain.sources import FetchTask, task_from_json, task_to_json
+from astrolens.domain.writes import NewImage, StoredImage
 from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
@@ -163,6 +165,7 @@ class DiscoveryPipeline:
         notifier: Notifier | None = None,
         index: VectorIndex | None = None,
         config: PipelineConfig | None = None,
+        saved_scorers: ScorerStore | None = None,
     ) -> None:
         self.sources = list(sources)
         self.decoder = decoder
@@ -183,6 +186,7 @@ class DiscoveryPipeline:
             min_reference=self.config.min_reference,
             reference_limit=self.config.reference_limit,
             refit_every=self.config.refit_every,
+            saved=saved_scorers,
         )
         self._resume = asyncio.Event()
         self._resume.set()
@@ -258,6 +262,7 @@ class DiscoveryPipeline:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(runner, grace_s or self.config.stop_timeout_s)
+        await self.scoring.cancel_refits(grace_s or self.config.stop_timeout_s)
         for source in self.sources:
             with contextlib.suppress(Exception):
                 await source.aclose()
@@ -336,6 +341,7 @@ class DiscoveryPipeline:
             await embed_q.join()
             for group in self.scoring.groups_with_pending():
                 await self._flush_bootstrap(group, match_q, report)
+            await self.scoring.settle()
             await match_q.join()
             for worker in workers:
                 worker.cancel()
@@ -343,6 +349,7 @@ class DiscoveryPipeline:
         most_unusual = await self._keep_most_unusual(report)
 
         report.seconds = time.monotonic() - started
+        await self._release_memory()
         for source in self.sources:
             self._emit(SourceStatusChanged(source.status()))
         self._emit(
@@ -381,6 +388,14 @@ class DiscoveryPipeline:
             for s in top
             if s.result is not None
         )
+
+    async def _release_memory(self) -> None:
+        """Between cycles the agent idles for minutes: an embedder that can free its runtime's
+        buffers (ONNX Runtime's arena) does so, on the thread that embeds. Optional, so not
+        part of the Embedder port."""
+        release = getattr(self.embedder, "release", None)
+        if callable(release):
+            await run_in(self.ex.ml, release)
 
     async def _plan_all(self) -> list[tuple[ImageSource, list[FetchTask]]]:
         plans = []
@@ -492,8 +507,10 @@ class DiscoveryPipeline:
                     tracker.multi = True
                     await run_in(self.ex.db, self.repo.begin_file, tracker.task.uri)
                 fresh = []
-                for image in images:
-                    duplicate = await run_in(self.ex.db, self.repo.find_duplicate, image)
+                # One trip to the db thread for the whole frame; repeats within the cycle
+                # are caught again, for free, by the batch's own transaction.
+                duplicates = await run_in(self.ex.db, self.repo.find_duplicates, images)
+                for image, duplicate in zip(images, duplicates, strict=True):
                     if duplicate is None:
                         fresh.append(image)
                     else:
@@ -509,14 +526,21 @@ class DiscoveryPipeline:
                 decode_q.task_done()
 
     async def _record_duplicate(
-        self, duplicate: ImageRecord, image: DecodedImage, report: CycleReport
+        self,
+        duplicate: ImageRecord,
+        image: DecodedImage,
+        report: CycleReport,
+        *,
+        saved: bool = False,
     ) -> None:
+        """Count and announce a duplicate; `saved`: its sighting is already stored."""
         if duplicate.provenance.uri == image.provenance.uri:
             # The same image read again (a file finished after a crash, or re-queued): it is
             # already stored under this very URI, so it is no sighting of itself.
             return
         report.duplicates += 1
-        await run_in(self.ex.db, self.repo.record_sighting, duplicate.id, image.provenance.uri)
+        if not saved:
+            await run_in(self.ex.db, self.repo.record_sighting, duplicate.id, image.provenance.uri)
         self._emit(DuplicateSeen(duplicate.id, image.provenance.uri))
 
     async def _next_batch(self, embed_q: asyncio.Queue[_Item]) -> list[_Item]:
@@ -553,61 +577,82 @@ class DiscoveryPipeline:
         match_q: MatchQueue,
         report: CycleReport,
     ) -> None:
-        vectors = await run_in(self.ex.ml, self.embedder.embed, [it.image.pixels for it in batch])
+        # The files (original + thumbnail) are written on the io threads while the batch is
+        # embedded on the ml thread; the database write waits for both.
+        blob_writes = [
+            asyncio.ensure_future(run_in(self.ex.io, self.blobs.put_image, it.image, it.original))
+            for it in batch
+        ]
+        try:
+            vectors = await run_in(
+                self.ex.ml, self.embedder.embed, [it.image.pixels for it in batch]
+            )
+        except BaseException:
+            await asyncio.gather(*blob_writes, return_exceptions=True)
+            raise
         for item, vector in zip(batch, vectors, strict=True):
             item.vector = vector
         by_group: dict[ImageGroup, list[_Item]] = {}
         for item in batch:
             by_group.setdefault(item.image.group, []).append(item)
+        results: dict[int, ScoreResult | None] = {}
+        stacked: dict[ImageGroup, np.ndarray] = {}
         for group, items in by_group.items():
-            stacked = np.stack([it.vector for it in items if it.vector is not None])
-            results = await self.scoring.score(group, stacked)
+            stacked[group] = np.stack([it.vector for it in items if it.vector is not None])
+            scored = await self.scoring.score(group, stacked[group])
             for i, item in enumerate(items):
-                result = results[i] if results is not None else None
-                record = await self._persist(item, result, report)
-                if record is None:
+                results[id(item)] = scored[i] if scored is not None else None
+        stored = await self._persist(batch, blob_writes, results)
+        for group, items in by_group.items():
+            for i, item in enumerate(items):
+                outcome = stored[id(item)]
+                if outcome.duplicate:
+                    await self._record_duplicate(outcome.record, item.image, report, saved=True)
+                    await self._finish_one(item.tracker)
                     continue
+                report.ingested += 1
+                await self._finish_one(item.tracker)
+                result = results[id(item)]
                 if result is None:
-                    self.scoring.defer(group, record.id, stacked[i], record.content_hash)
+                    self.scoring.defer(
+                        group, outcome.record.id, stacked[group][i], outcome.record.content_hash
+                    )
                 else:
-                    await self._after_scored(record, result, match_q, report)
+                    await self._after_scored(
+                        outcome.record, result, outcome.candidate, match_q, report
+                    )
             if self.scoring.pending(group) >= self.config.bootstrap_flush_at:
                 await self._flush_bootstrap(group, match_q, report)
 
     async def _persist(
-        self, item: _Item, result: ScoreResult | None, report: CycleReport
-    ) -> ImageRecord | None:
-        """Store one image with its embedding (and score) atomically; None for a late duplicate."""
-        image = item.image
-        duplicate = await run_in(self.ex.db, self.repo.find_duplicate, image)
-        if duplicate is not None:  # the same image arrived twice in one cycle
-            await self._record_duplicate(duplicate, image, report)
-            await self._finish_one(item.tracker)
-            return None
-        try:
-            image_path, thumb_path = await run_in(
-                self.ex.io, self.blobs.put_image, image, item.original
-            )
-        except StorageFullError:
-            item.tracker.failed = True
-            raise
-        assert item.vector is not None
-        embedding = Embedding(self.embedder.model_id, item.vector.astype(np.float32))
-        record = await run_in(
-            self.ex.db,
-            self.repo.add_scored_image,
-            image,
-            image_path,
-            thumb_path,
-            embedding,
-            self.embedder.model_id,
-            result,
-        )
+        self,
+        batch: list[_Item],
+        blob_writes: Sequence[asyncio.Future[tuple[str, str]]],
+        results: dict[int, ScoreResult | None],
+    ) -> dict[int, StoredImage]:
+        """Store the batch (images, vectors, scores, candidates) in one transaction."""
+        written = await asyncio.gather(*blob_writes, return_exceptions=True)
+        for item, outcome in zip(batch, written, strict=True):
+            if isinstance(outcome, StorageFullError):
+                item.tracker.failed = True
+        for outcome in written:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        model_id = self.embedder.model_id
+        new = []
+        for item, paths in zip(batch, written, strict=True):
+            assert item.vector is not None and not isinstance(paths, BaseException)
+            embedding = Embedding(model_id, item.vector.astype(np.float32))
+            new.append(NewImage(item.image, *paths, embedding, model_id, results[id(item)]))
+        stored = await run_in(self.ex.db, self.repo.add_scored_images, new)
         if self.index is not None:
-            await run_in(self.ex.ml, self.index.add, [record.id], item.vector[None, :])
-        report.ingested += 1
-        await self._finish_one(item.tracker)
-        return record
+            added = [(s.record.id, it.vector) for it, s in zip(batch, stored, strict=True)
+                     if not s.duplicate and it.vector is not None]  # fmt: skip
+            if added:
+                ids = [image_id for image_id, _ in added]
+                rows = np.stack([vector for _, vector in added])
+                await run_in(self.ex.ml, self.index.add, ids, rows)
+        return {id(item): s for item, s in zip(batch, stored, strict=True)}
 
     async def _finish_one(self, tracker: _TaskTracker) -> None:
         tracker.remaining -= 1
@@ -628,19 +673,18 @@ class DiscoveryPipeline:
         self,
         record: ImageRecord,
         result: ScoreResult,
+        candidate: Candidate | None,
         match_q: MatchQueue,
         report: CycleReport,
     ) -> None:
+        """Announce a stored score; `candidate` is what the same write made of it."""
         report.scored.append(ScoredItem(record, result))
         self._emit(
             ImageScored(
                 record.id, record.provenance.source_id, result.verdict, result.score, result.p_value
             )
         )
-        if result.verdict is Verdict.NORMAL:
-            return
-        candidate = await run_in(self.ex.db, self.repo.get_candidate, record.id)
-        if candidate is None:
+        if result.verdict is Verdict.NORMAL or candidate is None:
             return
         self._emit(CandidateFound(candidate))
         await match_q.put((candidate, True))
@@ -648,11 +692,14 @@ class DiscoveryPipeline:
     async def _flush_bootstrap(
         self, group: ImageGroup, match_q: MatchQueue, report: CycleReport
     ) -> None:
-        for image_id, result in await self.scoring.flush(group):
-            await run_in(self.ex.db, self.repo.add_score, image_id, self.embedder.model_id, result)
-            record = await run_in(self.ex.db, self.repo.get_image, image_id)
-            if record is not None:
-                await self._after_scored(record, result, match_q, report)
+        scored = await self.scoring.flush(group)
+        if not scored:
+            return
+        stored = await run_in(self.ex.db, self.repo.add_scores, self.embedder.model_id, scored)
+        results = dict(scored)
+        for record, candidate in stored:
+            await self._after_scored(record, results[record.id], candidate, match_q, report)
+        await self.scoring.fit_after_flush(group)
 
     # ------------------------------------------------------------ cross-match, notify
 

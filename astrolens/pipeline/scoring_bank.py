@@ -7,6 +7,7 @@ images are buffered and scored transductively (each against the others) in one g
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astrolens.domain.images import ImageGroup
-from astrolens.domain.ports import AnomalyScorer, Matrix, Repository
+from astrolens.domain.ports import AnomalyScorer, Matrix, Repository, ScorerStore
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.pipeline.executors import Executors, run_in
 
@@ -45,8 +46,10 @@ class ScoringBank:
         min_reference: int = 20,
         reference_limit: int = 5000,
         refit_every: int = 200,
+        saved: ScorerStore | None = None,
     ) -> None:
         self._factory = factory
+        self._saved = saved
         self._repo = repository
         self._ex = executors
         self.model_id = model_id
@@ -54,6 +57,7 @@ class ScoringBank:
         self.reference_limit = reference_limit
         self.refit_every = refit_every
         self._groups: dict[ImageGroup, _GroupState] = {}
+        self._refits: dict[ImageGroup, asyncio.Task[None]] = {}
 
     def _state(self, group: ImageGroup) -> _GroupState:
         return self._groups.setdefault(group, _GroupState())
@@ -61,10 +65,15 @@ class ScoringBank:
     def calibration(self, group: ImageGroup) -> Calibration | None:
         return self._state(group).calibration
 
-    async def ensure_fitted(self, group: ImageGroup, *, force: bool = False) -> bool:
-        """Fit the group's scorer on the stored reference if it is large enough."""
+    async def ensure_fitted(
+        self, group: ImageGroup, *, force: bool = False, background: bool = False
+    ) -> bool:
+        """Fit the group's scorer on the stored reference if it is large enough.
+        `background`: fit on the refit thread (the previous fit keeps scoring meanwhile)."""
         state = self._state(group)
         if state.scorer is not None and not force:
+            return True
+        if not force and await self._restore(group, state):
             return True
         ref_ids, reference = await run_in(
             self._ex.db, self._repo.reference_vectors, self.model_id, group, self.reference_limit
@@ -78,8 +87,9 @@ class ScoringBank:
         if len(reference) < self.min_reference:
             return False
         scorer = self._factory()
+        executor = (self._ex.refit or self._ex.ml) if background else self._ex.ml
         calibration = await run_in(
-            self._ex.ml, scorer.fit, reference, group=group.value, model_id=self.model_id
+            executor, scorer.fit, reference, group=group.value, model_id=self.model_id
         )
         state.calibration = await run_in(self._ex.db, self._repo.save_calibration, calibration)
         state.scorer = scorer
@@ -90,6 +100,29 @@ class ScoringBank:
             len(reference),
             state.calibration.version,
         )
+        if self._saved is not None:
+            await run_in(self._ex.io, self._saved.save, group, scorer, state.calibration)
+        return True
+
+    async def _restore(self, group: ImageGroup, state: _GroupState) -> bool:
+        """Load the scorer saved for the group's latest stored calibration, with the count
+        of normals it has judged since (the refit schedule survives a restart)."""
+        if self._saved is None:
+            return False
+        latest = await run_in(self._ex.db, self._repo.latest_calibration, self.model_id, group)
+        if latest is None or latest.bootstrap:
+            return False
+        scorer = await run_in(self._ex.io, self._saved.load, group, latest, self._factory())
+        if scorer is None:
+            return False
+        judged = await run_in(
+            self._ex.db, self._repo.count_normal_scores, self.model_id, latest.version
+        )
+        state.scorer, state.calibration = scorer, latest
+        state.new_normals_since_fit = judged
+        log.info("loaded the %s scorer of calibration %d", group.value, latest.version)
+        if judged >= self.refit_every:
+            return await self.ensure_fitted(group, force=True)
         return True
 
     async def score(self, group: ImageGroup, vectors: Matrix) -> list[ScoreResult] | None:
@@ -101,9 +134,34 @@ class ScoringBank:
         results = await run_in(self._ex.ml, state.scorer.score, vectors)
         results = self._stamp_version(results, state.calibration)
         state.new_normals_since_fit += sum(r.verdict is Verdict.NORMAL for r in results)
-        if state.new_normals_since_fit >= self.refit_every:
-            await self.ensure_fitted(group, force=True)
+        if state.new_normals_since_fit >= self.refit_every and group not in self._refits:
+            # On the refit thread: the next batches are judged by the current fit until the
+            # new one is ready, so a batch costs what it is, not a refit of the archive.
+            self._refits[group] = asyncio.create_task(
+                self._refit(group), name=f"astrolens-refit-{group.value}"
+            )
         return results
+
+    async def _refit(self, group: ImageGroup) -> None:
+        try:
+            await self.ensure_fitted(group, force=True, background=True)
+        except Exception:  # a failed refit keeps the previous fit; the next batch retries
+            log.exception("background refit of %s failed", group.value)
+        finally:
+            self._refits.pop(group, None)
+
+    async def cancel_refits(self, timeout_s: float) -> None:
+        """Stop waiting for refits in flight (the pipeline is stopping); bounded."""
+        tasks = list(self._refits.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+
+    async def settle(self) -> None:
+        """Wait for the refits in flight (a cycle ends with its reference model saved)."""
+        while self._refits:
+            await asyncio.gather(*list(self._refits.values()), return_exceptions=True)
 
     async def recover_unscored(self) -> int:
         """Re-buffer images a crash left embedded but unscored (their bootstrap never ran)."""
@@ -163,6 +221,12 @@ class ScoringBank:
         calibration = scorer.calibration  # type: ignore[attr-defined]
         saved = await run_in(self._ex.db, self._repo.save_calibration, calibration)
         return list(zip(ids, self._stamp_version(results, saved), strict=True))
+
+    async def fit_after_flush(self, group: ImageGroup) -> None:
+        """Fit (and save) the scorer the group's next batch would otherwise fit on its first
+        image: done once here, the next run loads it instead of refitting the archive."""
+        if self._saved is not None and not self.pending(group):
+            await self.ensure_fitted(group, force=True)
 
     @staticmethod
     def _stamp_version(

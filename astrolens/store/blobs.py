@@ -66,7 +66,9 @@ def thumbnail_png(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
     image = Image.fromarray(eight_bit)  # uint8 HxW -> "L", HxWx3 -> "RGB"
     image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    # zlib level 1: on bench thumbnails 3.6x faster to encode than Pillow's default 6, for
+    # files 7 % larger. Encoding was 17 % of a scan, more than the network's inference.
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
 
 

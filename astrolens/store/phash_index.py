@@ -17,8 +17,11 @@ import numpy.typing as npt
 class PerceptualHashIndex:
     def __init__(self, load: Callable[[], Iterable[tuple[int, str]]]) -> None:
         self._load = load
+        # Arrays with spare capacity (doubling): an insert between two look-ups appends in
+        # place instead of copying the whole index, which made growing a 100k store quadratic.
         self._ids: npt.NDArray[np.int64] | None = None
         self._hashes: npt.NDArray[np.uint64] | None = None
+        self._size = 0
         self._pending_ids: list[int] = []
         self._pending_hashes: list[int] = []
 
@@ -42,13 +45,18 @@ class PerceptualHashIndex:
                     values.append(value)
             self._ids = np.asarray(ids, dtype=np.int64)
             self._hashes = np.asarray(values, dtype=np.uint64)
+            self._size = len(ids)
         if self._pending_ids:
-            self._ids = np.concatenate([self._ids, np.asarray(self._pending_ids, np.int64)])
-            self._hashes = np.concatenate(
-                [self._hashes, np.asarray(self._pending_hashes, np.uint64)]
-            )
+            need = self._size + len(self._pending_ids)
+            if need > len(self._ids):
+                capacity = max(need, 2 * len(self._ids), 64)
+                self._ids = np.resize(self._ids, capacity)
+                self._hashes = np.resize(self._hashes, capacity)
+            self._ids[self._size : need] = self._pending_ids
+            self._hashes[self._size : need] = np.asarray(self._pending_hashes, np.uint64)
+            self._size = need
             self._pending_ids, self._pending_hashes = [], []
-        return self._ids, self._hashes
+        return self._ids[: self._size], self._hashes[: self._size]
 
     def add(self, image_id: int, hex_hash: str) -> None:
         value = self._parse(hex_hash)

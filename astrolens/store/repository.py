@@ -41,6 +41,7 @@ from astrolens.domain.records import (
     TrainingStatus,
 )
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
+from astrolens.domain.writes import NewImage, StoredImage
 from astrolens.store import convert
 from astrolens.store.database import execute, execute_many, is_disk_full, open_database
 from astrolens.store.migrations import MIGRATIONS, Migration, migrate
@@ -227,6 +228,16 @@ class SqliteRepository:
     ) -> ImageRecord | None:
         """Same bytes first; otherwise a look-alike (perceptual hash within `max_distance`
         bits) that may be the same object (domain.dedupe.could_be_same_object)."""
+        return self._find_duplicate(image, max_distance)
+
+    @_bound
+    def find_duplicates(self, images: Sequence[DecodedImage]) -> list[ImageRecord | None]:
+        """`find_duplicate` of each image, in one call (one trip to the db thread per frame)."""
+        return [self._find_duplicate(image) for image in images]
+
+    def _find_duplicate(
+        self, image: DecodedImage, max_distance: int = DEFAULT_MAX_DISTANCE
+    ) -> ImageRecord | None:
         row = ImageRow.get_or_none(ImageRow.content_hash == image.content_hash)
         if row is not None:
             return convert.image_record(row)
@@ -246,10 +257,11 @@ class SqliteRepository:
     @_bound
     def record_sighting(self, image_id: int, uri: str) -> None:
         with self._db.atomic():
-            SightingRow.create(image=image_id, uri=uri)
-            ImageRow.update(sightings=ImageRow.sightings + 1).where(
-                ImageRow.id == image_id
-            ).execute()
+            self._record_sighting(image_id, uri)
+
+    def _record_sighting(self, image_id: int, uri: str) -> None:
+        SightingRow.create(image=image_id, uri=uri)
+        ImageRow.update(sightings=ImageRow.sightings + 1).where(ImageRow.id == image_id).execute()
 
     @_bound
     def add_image(
@@ -265,38 +277,37 @@ class SqliteRepository:
         """(row, created). ON CONFLICT keeps a racing or repeated insert from duplicating."""
         prov = image.provenance
         stamp_x, stamp_y = image.stamp_xy if image.stamp_xy is not None else (None, None)
-        (
-            ImageRow.insert(
-                content_hash=image.content_hash,
-                perceptual_hash=image.perceptual_hash,
-                source_id=prov.source_id,
-                uri=prov.uri,
-                parent_uri=image.parent_uri,
-                ra_deg=prov.sky.ra_deg if prov.sky else None,
-                dec_deg=prov.sky.dec_deg if prov.sky else None,
-                pixel_scale_arcsec=prov.pixel_scale_arcsec,
-                survey=prov.survey,
-                bands=prov.bands,
-                width=image.width,
-                height=image.height,
-                image_group=image.group.value,
-                stamp_x=stamp_x,
-                stamp_y=stamp_y,
-                object_size_px=image.object_size_px,
-                image_path=image_path,
-                thumbnail_path=thumbnail_path,
-                extra_json=convert.dumps(prov.extra),
-                created_at=utcnow(),
-            )
-            .on_conflict_ignore()
-            .execute()
-        )
+        values: dict[str, Any] = {
+            "content_hash": image.content_hash,
+            "perceptual_hash": image.perceptual_hash,
+            "source_id": prov.source_id,
+            "uri": prov.uri,
+            "parent_uri": image.parent_uri,
+            "ra_deg": prov.sky.ra_deg if prov.sky else None,
+            "dec_deg": prov.sky.dec_deg if prov.sky else None,
+            "pixel_scale_arcsec": prov.pixel_scale_arcsec,
+            "survey": prov.survey,
+            "bands": prov.bands,
+            "width": image.width,
+            "height": image.height,
+            "image_group": image.group.value,
+            "stamp_x": stamp_x,
+            "stamp_y": stamp_y,
+            "object_size_px": image.object_size_px,
+            "image_path": image_path,
+            "thumbnail_path": thumbnail_path,
+            "extra_json": convert.dumps(prov.extra),
+            "created_at": utcnow(),
+        }
+        row_id = ImageRow.insert(**values).on_conflict_ignore().execute()
         # lastrowid is stale after an ignored insert; changes() tells whether a row was added.
         created = bool(execute(self._db, "SELECT changes()").fetchone()[0])
-        row = ImageRow.get(ImageRow.content_hash == image.content_hash)
-        if created:
-            self._phashes.add(row.id, image.perceptual_hash)
-        return row, created
+        if not created:
+            return ImageRow.get(ImageRow.content_hash == image.content_hash), False
+        # The row is exactly what was just written: build it instead of reading it back.
+        row = ImageRow(id=int(row_id), sightings=1, **values)
+        self._phashes.add(row.id, image.perceptual_hash)
+        return row, True
 
     @_bound
     def get_image(self, image_id: int) -> ImageRecord | None:
@@ -420,11 +431,42 @@ class SqliteRepository:
         return added
 
     @_bound
-    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> None:
+    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> Candidate | None:
+        """Store a score; returns the image's candidate when it has one (as it now stands)."""
         with self._db.atomic():
-            self._insert_score(image_id, model_id, result)
+            return self._insert_score(image_id, model_id, result)
 
-    def _insert_score(self, image_id: int, model_id: str, result: ScoreResult) -> None:
+    @_bound
+    def add_scores(
+        self, model_id: str, scored: Sequence[tuple[int, ScoreResult]]
+    ) -> list[tuple[ImageRecord, Candidate | None]]:
+        """Many scores of stored images in one transaction (a bootstrap batch), each with
+        its image and its candidate, so the caller reads nothing back."""
+        out: list[tuple[ImageRecord, Candidate | None]] = []
+        with self._db.atomic():
+            rows = {}
+            for chunk in _chunks([image_id for image_id, _ in scored]):
+                rows.update({r.id: r for r in ImageRow.select().where(ImageRow.id.in_(chunk))})
+            for image_id, result in scored:
+                row = rows.get(image_id)
+                if row is None:  # deleted meanwhile: nothing to score
+                    continue
+                candidate = self._insert_score(image_id, model_id, result, image=row)
+                out.append((convert.image_record(row), candidate))
+        return out
+
+    def _insert_score(
+        self,
+        image_id: int,
+        model_id: str,
+        result: ScoreResult,
+        *,
+        image: ImageRow | None = None,
+        new_image: bool = False,
+    ) -> Candidate | None:
+        """Insert the score row and create or move the candidate. `image` saves a read;
+        `new_image` says it was inserted in this transaction (no label or answer yet), so
+        its candidate is built here rather than read back."""
         thresholds = result.thresholds
         score_row = ScoreRow.create(
             image=image_id,
@@ -439,17 +481,17 @@ class SqliteRepository:
             anomaly_p=thresholds.anomaly_p if thresholds else None,
             near_miss_p=thresholds.near_miss_p if thresholds else None,
         )
-        existing = CandidateRow.get_or_none(CandidateRow.image == image_id)
+        existing = None if new_image else CandidateRow.get_or_none(CandidateRow.image == image_id)
         if existing is None and result.verdict not in _CANDIDATE_VERDICTS:
-            return
+            return None
         # A candidate follows its image's latest score, even one that turned normal after a
         # recalibration: its labels and cross-matches stay, and the gallery filters it out.
         now = utcnow()
         if existing is None:
-            image = ImageRow.get_by_id(image_id)
+            image = image if image is not None else ImageRow.get_by_id(image_id)
             # Without a sky position no catalog can be asked: say so instead of "pending" forever.
             positioned = image.ra_deg is not None and image.dec_deg is not None
-            CandidateRow.create(
+            created = CandidateRow.create(
                 image=image_id,
                 score_row=score_row.id,
                 model_id=model_id,
@@ -462,14 +504,22 @@ class SqliteRepository:
                 created_at=now,
                 updated_at=now,
             )
-        else:
-            CandidateRow.update(
-                score_row=score_row.id,
-                model_id=model_id,
-                verdict=result.verdict.value,
-                score=float(result.score),
-                updated_at=now,
-            ).where(CandidateRow.id == existing.id).execute()
+            if new_image:
+                return Candidate(
+                    image=convert.image_record(image),
+                    result=convert.score_result(score_row),
+                    model_id=model_id,
+                    catalog_verdict=CatalogVerdict(created.catalog_verdict),
+                )
+            return self._load_candidates([created])[0]
+        CandidateRow.update(
+            score_row=score_row.id,
+            model_id=model_id,
+            verdict=result.verdict.value,
+            score=float(result.score),
+            updated_at=now,
+        ).where(CandidateRow.id == existing.id).execute()
+        return self._load_candidates([CandidateRow.get_by_id(existing.id)])[0]
 
     @_bound
     def add_scored_image(
@@ -497,8 +547,39 @@ class SqliteRepository:
             if created:
                 self._upsert_embedding(row.id, embedding)
                 if result is not None:
-                    self._insert_score(row.id, model_id, result)
+                    self._insert_score(row.id, model_id, result, image=row, new_image=True)
             return convert.image_record(row)
+
+    @_bound
+    def add_scored_images(self, items: Sequence[NewImage]) -> list[StoredImage]:
+        """A batch of `add_scored_image`s in one transaction (one commit, one fsync), each
+        checked for a duplicate stored earlier in this batch or before it (the look-alike of
+        an image met in the same cycle is a sighting, as in `find_duplicate`). Returns what
+        each became, with its candidate, so the caller reads nothing back."""
+        for item in items:
+            if item.embedding.model_id != item.model_id:
+                raise ModelMismatchError(
+                    f"embedding of {item.embedding.model_id!r} cannot be stored as "
+                    f"{item.model_id!r}"
+                )
+        out: list[StoredImage] = []
+        with self._db.atomic():
+            for item in items:
+                duplicate = self._find_duplicate(item.image)
+                if duplicate is not None:
+                    self._record_sighting(duplicate.id, item.image.provenance.uri)
+                    out.append(StoredImage(duplicate, duplicate=True))
+                    continue
+                row, created = self._insert_image(item.image, item.image_path, item.thumbnail_path)
+                candidate = None
+                if created:
+                    self._upsert_embedding(row.id, item.embedding)
+                    if item.result is not None:
+                        candidate = self._insert_score(
+                            row.id, item.model_id, item.result, image=row, new_image=True
+                        )
+                out.append(StoredImage(convert.image_record(row), candidate=candidate))
+        return out
 
     @_bound
     def set_rank_score(self, image_id: int, rank_score: float | None) -> None:
@@ -665,6 +746,18 @@ class SqliteRepository:
         )
         return convert.calibration(row) if row is not None else None
 
+    @_bound
+    def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
+        return int(
+            ScoreRow.select()
+            .where(
+                (ScoreRow.model_id == model_id)
+                & (ScoreRow.calibration_version == calibration_version)
+                & (ScoreRow.verdict == Verdict.NORMAL.value)
+            )
+            .count()
+        )
+
     # --------------------------------------------------------------------- candidates
 
     def _filtered(self, flt: CandidateFilter) -> Any:
@@ -774,37 +867,50 @@ class SqliteRepository:
     @_bound
     def save_crossmatch(self, image_id: int, result: CrossMatch) -> None:
         """Keep each service's latest answer; an error schedules its own retry."""
-        now = utcnow()
         with self._db.atomic():
-            previous = CrossMatchRow.get_or_none(
-                (CrossMatchRow.image == image_id) & (CrossMatchRow.service == result.service)
-            )
-            attempts = (previous.attempts if previous is not None else 0) + 1
-            failed = result.status is MatchStatus.ERROR
-            retry_at = now + self._retry_delay(attempts) if failed else None
-            values = {
-                "catalog": result.catalog,
-                "status": result.status.value,
-                "radius_arcsec": result.radius_arcsec,
-                "objects_json": convert.dumps(
-                    [convert.catalog_object_to_dict(o) for o in result.objects]
-                ),
-                "reason": result.reason,
-                "attempts": attempts,
-                "checked_at": result.checked_at or now,
-                "next_retry_at": retry_at,
-            }
-            if previous is None:
-                CrossMatchRow.create(image=image_id, service=result.service, **values)
-            else:
-                CrossMatchRow.update(**values).where(CrossMatchRow.id == previous.id).execute()
-            answers = [
-                convert.crossmatch(r)
-                for r in CrossMatchRow.select().where(CrossMatchRow.image == image_id)
-            ]
-            CandidateRow.update(
-                catalog_verdict=catalog_verdict(answers).value, updated_at=now
-            ).where(CandidateRow.image == image_id).execute()
+            self._save_crossmatch(image_id, result)
+
+    @_bound
+    def save_crossmatches(self, image_id: int, results: Sequence[CrossMatch]) -> Candidate | None:
+        """Every catalog's answer for one image in one transaction; returns the candidate
+        as it now stands (with its new catalog verdict), or None if it has none."""
+        with self._db.atomic():
+            for result in results:
+                self._save_crossmatch(image_id, result)
+            row = CandidateRow.get_or_none(CandidateRow.image == image_id)
+            return self._load_candidates([row])[0] if row is not None else None
+
+    def _save_crossmatch(self, image_id: int, result: CrossMatch) -> None:
+        now = utcnow()
+        previous = CrossMatchRow.get_or_none(
+            (CrossMatchRow.image == image_id) & (CrossMatchRow.service == result.service)
+        )
+        attempts = (previous.attempts if previous is not None else 0) + 1
+        failed = result.status is MatchStatus.ERROR
+        retry_at = now + self._retry_delay(attempts) if failed else None
+        values = {
+            "catalog": result.catalog,
+            "status": result.status.value,
+            "radius_arcsec": result.radius_arcsec,
+            "objects_json": convert.dumps(
+                [convert.catalog_object_to_dict(o) for o in result.objects]
+            ),
+            "reason": result.reason,
+            "attempts": attempts,
+            "checked_at": result.checked_at or now,
+            "next_retry_at": retry_at,
+        }
+        if previous is None:
+            CrossMatchRow.create(image=image_id, service=result.service, **values)
+        else:
+            CrossMatchRow.update(**values).where(CrossMatchRow.id == previous.id).execute()
+        answers = [
+            convert.crossmatch(r)
+            for r in CrossMatchRow.select().where(CrossMatchRow.image == image_id)
+        ]
+        CandidateRow.update(catalog_verdict=catalog_verdict(answers).value, updated_at=now).where(
+            CandidateRow.image == image_id
+        ).execute()
 
     @_bound
     def pending_crossmatches(

@@ -129,3 +129,28 @@ def test_detectors_satisfy_the_port_and_round_trip_their_state(detector: Detecto
     arrays, meta = detector.state()  # type: ignore[attr-defined]
     restored = type(detector).from_state(arrays, meta, detector.name)  # type: ignore[attr-defined]
     np.testing.assert_allclose(restored.score(query), detector.score(query), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("n", "dim"), [(120, 200), (300, 200)])
+def test_mahalanobis_matches_sklearn_pca_and_ledoit_wolf(n: int, dim: int) -> None:
+    """The Gram/scatter eigh PCA and the numpy Ledoit-Wolf give the distances of the
+    scikit-learn pipeline they replace (full-SVD PCA, LedoitWolf), for N < D and D < N < 2D."""
+    from sklearn.covariance import LedoitWolf
+    from sklearn.decomposition import PCA
+
+    from astrolens.ml.detectors import MahalanobisDetector
+
+    rng = np.random.default_rng(11)
+    mix = rng.normal(size=(dim, dim)) * np.linspace(1.0, 0.01, dim)
+    ref = (rng.normal(size=(n, dim)) @ mix).astype(np.float32)
+    queries = (rng.normal(size=(40, dim)) @ mix * 1.5).astype(np.float32)
+
+    x = ref.astype(np.float64)
+    pca = PCA(n_components=n // 2, svd_solver="full").fit(x)
+    z = pca.transform(x)
+    precision = LedoitWolf(assume_centered=True).fit(z - z.mean(0)).precision_
+    diff = pca.transform(queries.astype(np.float64)) - z.mean(0)
+    expected = np.einsum("ij,jk,ik->i", diff, precision, diff)
+
+    got = MahalanobisDetector().fit(ref).score(queries)
+    np.testing.assert_allclose(got, expected, rtol=1e-8)

@@ -184,3 +184,17 @@ def test_missing_onnxruntime_is_a_clear_error(
     embedder = OnnxLite0Embedder(models_dir=tmp_path)
     with pytest.raises(ModelUnavailableError, match="onnxruntime is not installed"):
         embedder.load()
+
+
+def test_release_frees_the_session_and_the_next_embed_reopens_it(tmp_path: Path) -> None:
+    from astrolens.domain.resources import bundled_models_dir
+
+    if not (bundled_models_dir() / onnx_file_name()).is_file():
+        pytest.skip("the bundled ONNX graph is not present")
+    embedder = OnnxLite0Embedder(models_dir=tmp_path, search_dirs=[bundled_models_dir()])
+    rng = np.random.default_rng(0)
+    images = [rng.random((64, 64, 3), dtype=np.float32) for _ in range(3)]
+    before = embedder.embed(images)
+    embedder.release()
+    assert embedder._session is None  # what an idle agent holds: no runtime arena
+    np.testing.assert_array_equal(embedder.embed(images), before)

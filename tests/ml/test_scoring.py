@@ -229,3 +229,13 @@ def test_column_views_see_only_their_block_and_survive_a_state_round_trip() -> N
 def test_near_miss_level_is_capped_in_aggressive_mode() -> None:
     assert SlidingWindowBH(0.05).near_miss_alpha == pytest.approx(0.2)
     assert SlidingWindowBH(0.2).near_miss_alpha == pytest.approx(0.3)
+
+
+def test_reliability_ranks_match_scipy_with_ties() -> None:
+    from scipy.stats import rankdata as scipy_rankdata
+
+    from astrolens.ml.scoring.reliability import rankdata
+
+    rng = np.random.default_rng(3)
+    for values in (rng.normal(size=200), rng.integers(0, 6, 80).astype(float), np.ones(5)):
+        np.testing.assert_array_equal(rankdata(values), scipy_rankdata(values))

@@ -298,3 +298,81 @@ async def test_run_forever_repeats_cycles_and_picks_up_new_items(env) -> None:
     await until(lambda: sum(f.ingested for f in finished) >= 24)
     await pipeline.stop()
     assert sum(f.ingested for f in finished) == 24
+
+
+def _pipeline_with(env, sources, *, saved=None, factory=None) -> DiscoveryPipeline:
+    repo, blobs, executors = env
+    return DiscoveryPipeline(
+        sources=sources,
+        decoder=ImageDecoder(),
+        embedder=TinyEmbedder(),
+        scorer_factory=factory or (lambda: EnsembleScorer(alpha=0.1)),
+        repository=repo,
+        blobs=blobs,
+        executors=executors,
+        config=PipelineConfig(min_reference=20, batch_size=16, batch_wait_s=0.05, crossmatch=False),
+        saved_scorers=saved,
+    )
+
+
+async def test_a_new_run_loads_the_saved_scorer_and_judges_as_a_refit_would(
+    env, tmp_path: Path
+) -> None:
+    from astrolens.ml.scoring.saved_state import ScorerStateFiles
+
+    saved = ScorerStateFiles(tmp_path / "scorers")
+    first = normal_set(40)
+    later = {"mem://odd/x.png": hsc_odd(7), **normal_set(6, start=210)}
+    await _pipeline_with(env, [MemorySource(dict(first))], saved=saved).run_cycle()
+    assert saved.path_for(ImageGroup.SURVEY, TinyEmbedder.model_id).is_file()
+
+    fits: list[int] = []
+
+    class CountingScorer(EnsembleScorer):
+        def fit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            fits.append(1)
+            return super().fit(*args, **kwargs)
+
+    # What a refit at start-up would build: the same scorer on the same stored reference.
+    model = TinyEmbedder.model_id
+    _, reference = db(env, lambda r: r.reference_vectors(model, ImageGroup.SURVEY, 5000))
+    expected = EnsembleScorer(alpha=0.1)
+    expected.fit(reference, group="survey", model_id=model)
+
+    source = MemorySource({**first, **later})
+    source.done = list(first)
+    restarted = _pipeline_with(
+        env, [source], saved=saved, factory=lambda: CountingScorer(alpha=0.1)
+    )
+    report = await restarted.run_cycle()
+    assert fits == []  # loaded, not refitted from the archive
+    loaded = {s.record.id: s.result for s in report.scored}
+    assert {s.record.provenance.uri for s in report.scored} == set(later)
+    ids, vectors = db(env, lambda r: r.embeddings_of(model, list(loaded)))
+    for image_id, want in zip(ids, expected.score(vectors), strict=True):
+        got = loaded[image_id]
+        assert got is not None
+        assert (got.score, got.p_value) == (want.score, want.p_value)
+
+
+async def test_a_batch_is_stored_in_one_transaction_with_its_candidates(env) -> None:
+    repo, _, _ = env
+    items = normal_set(40)
+    items.update({f"mem://odd/{i}.png": hsc_odd(i) for i in range(3)})
+    calls: list[int] = []
+    original = repo.add_scored_images
+
+    def counting(batch):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        return original(batch)
+
+    repo.add_scored_images = counting
+    try:
+        report = await make_pipeline(env, [MemorySource(items)]).run_cycle()
+    finally:
+        del repo.add_scored_images
+    assert report.ingested == 43
+    assert sum(calls) == 43 and len(calls) < 43  # whole batches, not one commit per image
+    flagged = [s for s in report.scored if s.result and s.result.verdict is not Verdict.NORMAL]
+    for scored in flagged:  # the candidates the writes returned are what the store holds
+        assert db(env, lambda r, i=scored.record.id: r.get_candidate(i)) is not None

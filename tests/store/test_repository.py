@@ -216,7 +216,7 @@ def test_a_candidate_without_sky_position_says_so_and_never_waits_for_catalogs(
 def test_add_scored_image_failure_leaves_nothing(
     repo: SqliteRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk went away mid-transaction")
 
     monkeypatch.setattr(repo, "_insert_score", broken)

@@ -71,6 +71,12 @@ class MultiViewEmbedder:
     def dim(self) -> int:
         return self.inner.dim * len(self.crops)
 
+    def release(self) -> None:
+        """Let the backbone free what it holds between cycles (if it can)."""
+        release = getattr(self.inner, "release", None)
+        if callable(release):
+            release()
+
     def embed(self, images: Sequence[FloatImage]) -> Matrix:
         n_views = 8 if self.dihedral else 1
         blocks = []

@@ -48,6 +48,7 @@ from astrolens.ml.scoring.conformal import (
 )
 from astrolens.ml.scoring.fdr import NEAR_MISS_ALPHA_CAP, SlidingWindowBH
 from astrolens.ml.scoring.reliability import agreement_weights
+from astrolens.ml.scoring.threads import single_blas_thread
 
 STATE_FORMAT = 1
 DEFAULT_ALPHA = 0.05
@@ -160,6 +161,7 @@ class EnsembleScorer:
     def weights(self) -> dict[str, float]:
         return dict(zip(self.detector_names, self._weights.tolist(), strict=True))
 
+    @single_blas_thread
     def fit(
         self, reference: Matrix, *, group: str, model_id: str, version: int | None = None
     ) -> Calibration:
@@ -186,6 +188,7 @@ class EnsembleScorer:
         )
         return self._calibration
 
+    @single_blas_thread
     def score(self, features: Matrix) -> list[ScoreResult]:
         """Judge one batch of the stream (in arrival order: the FDR window remembers it)."""
         cal = self.calibration
@@ -210,6 +213,7 @@ class EnsembleScorer:
             for i in range(len(x))
         ]
 
+    @single_blas_thread
     def score_cross_fitted(
         self,
         features: Matrix,
