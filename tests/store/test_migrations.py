@@ -26,7 +26,9 @@ def _add_note_column(db: SqliteDatabase) -> None:
     execute(db, "UPDATE images SET note = 'migrated'")
 
 
-V2 = (*MIGRATIONS, Migration(2, "images get a note", _add_note_column))
+OLD = latest_version()
+NEW = OLD + 1
+V2 = (*MIGRATIONS, Migration(NEW, "images get a note", _add_note_column))
 
 
 def _version(path: Path) -> int:
@@ -70,15 +72,15 @@ def test_upgrade_backs_up_then_migrates_keeping_data(db_path: Path) -> None:
         backup = upgraded.migration_backup
         assert backup is not None and backup.exists()
         assert backup.parent == db_path.parent / "backups"
-        assert backup.name.startswith(f"{db_path.stem}-v1-")
-        assert _version(db_path) == 2
+        assert backup.name.startswith(f"{db_path.stem}-v{OLD}-")
+        assert _version(db_path) == NEW
         assert upgraded.get_image(image.id) == image
         assert upgraded.get_cursor("sdss") == "page=7"
         note = upgraded._db.execute_sql("SELECT note FROM images").fetchone()[0]
         assert note == "migrated"
     finally:
         upgraded.close()
-    assert _version(backup) == 1
+    assert _version(backup) == OLD
     with sqlite3.connect(backup) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT content_hash FROM images").fetchall() == [(image.content_hash,)]
@@ -99,8 +101,8 @@ def test_failed_migration_leaves_the_old_version(db_path: Path) -> None:
         raise RuntimeError("migration bug")
 
     with pytest.raises(RuntimeError, match="migration bug"):
-        SqliteRepository(db_path, migrations=(*MIGRATIONS, Migration(2, "bad", half_then_fail)))
-    assert _version(db_path) == 1
+        SqliteRepository(db_path, migrations=(*MIGRATIONS, Migration(NEW, "bad", half_then_fail)))
+    assert _version(db_path) == OLD
     with sqlite3.connect(db_path) as conn:
         columns = {row[1] for row in conn.execute('PRAGMA table_info("images")')}
         assert "note" not in columns
@@ -110,10 +112,10 @@ def test_failed_migration_leaves_the_old_version(db_path: Path) -> None:
 
 def test_database_newer_than_the_code_is_refused(db_path: Path) -> None:
     SqliteRepository(db_path, migrations=V2).close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 2.*only up to 1"):
+    with pytest.raises(SchemaTooNewError, match=rf"schema version {NEW}.*only up to {OLD}"):
         SqliteRepository(db_path)
 
 
 def test_migrations_must_be_numbered_in_order(db_path: Path) -> None:
     with pytest.raises(MigrationOrderError):
-        SqliteRepository(db_path, migrations=(*MIGRATIONS, Migration(3, "gap", _add_note_column)))
+        SqliteRepository(db_path, migrations=(*MIGRATIONS, Migration(NEW + 1, "gap", _add_note_column)))
