@@ -226,6 +226,7 @@ def show(args: argparse.Namespace) -> int:
     app = AstroLensApp()
     try:
         candidate = app.db(lambda repo: repo.get_candidate(args.id))
+        annotations = app.db(lambda repo: repo.annotations(args.id))
         predictions = []
         if candidate is not None and heads_dir(app).is_dir():  # no heads: no model to load
             model_id = app.embedder.model_id
@@ -241,11 +242,13 @@ def show(args: argparse.Namespace) -> int:
             {"task": p.task, "run_id": p.run_id, "top": [list(t) for t in p.top]}
             for p in predictions
         ]
+        data["annotations"] = [render.annotation_dict(a) for a in annotations]
         print(json.dumps(data, indent=2))
     else:
         render.candidate_detail(_console(), candidate)
         for p in predictions:
             _console().print(f"  {p.text()}")
+        render.annotations_text(_console(), annotations)
     return 0
 
 
