@@ -103,6 +103,9 @@ class ApiServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=2,
+            # scripts keep connections in a pool: a busy agent must not close them under
+            # a request in flight (uvicorn's 5 s default raced clients under load)
+            timeout_keep_alive=60,
             server_header=False,
         )
         self._server = _InLoopServer(config)
