@@ -7,6 +7,7 @@ Every route but `GET /health` needs `Authorization: Bearer <token>`. Errors are 
 # No `from __future__ import annotations`: FastAPI reads these annotations at run time, and
 # they name local dependencies (the token check, the paging parameters).
 import asyncio
+import logging
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -29,6 +30,7 @@ from astrolens.domain.labels import LabelValue
 from astrolens.domain.learning import LearningController
 from astrolens.domain.scoring import Verdict
 
+log = logging.getLogger(__name__)
 MAX_LIMIT = 500
 _LABELS = {
     "tp": LabelValue.TRUE_POSITIVE,
@@ -130,6 +132,12 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
     @api.exception_handler(UnreadableImageError)
     async def unreadable(_: Request, exc: UnreadableImageError) -> JSONResponse:
         return _error(422, f"the stored image cannot be shown: {exc}")
+
+    @api.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # a bug, not bad input: say so in JSON (and in the log), never an HTML page
+        log.exception("API handler failed")
+        return _error(500, f"internal error ({type(exc).__name__}: {exc}); see the agent's log")
 
     # ------------------------------------------------------------------ helpers
 
