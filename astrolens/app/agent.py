@@ -144,9 +144,19 @@ class AgentRuntime:
             self._pipeline.request_calibration()
 
     def scan_folder(self, path: Path) -> None:
-        pipeline = self.app.pipeline([self.app.folder_source([path], name=path.name)], self._emit)
+        def build() -> DiscoveryPipeline:
+            # The scorer is made on the loop when the first batch arrives; import its
+            # modules (scipy, sklearn: a second or more) here instead.
+            import astrolens.ml.scoring.ensemble  # noqa: F401
+
+            return self.app.pipeline(
+                [self.app.folder_source([path], name=path.name)], self._emit
+            )
 
         async def scan() -> None:
+            # Building loads the embedder (an ONNX/torch model) and waits on the db thread:
+            # seconds that used to freeze the loop (10 s seen while the API was busy).
+            pipeline = await run_in(self.app.executors.io, build)
             try:
                 await pipeline.run_cycle()
             finally:

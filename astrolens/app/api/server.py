@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib
 import logging
 import socket
 from collections.abc import Iterator
@@ -57,6 +58,14 @@ def bind_loopback(port: int) -> list[socket.socket]:
     return sockets
 
 
+def _build_api(controller: Any, token: str) -> Any:
+    # Importing FastAPI and building the routes' pydantic models takes a few hundred ms:
+    # done in a worker thread, so the loop (the GUI thread in the tray) keeps turning.
+    from astrolens.app.api.routes import create_api
+
+    return create_api(controller, token)
+
+
 class ApiServer:
     """Serve the API over `controller` on loopback, as a task of the current loop."""
 
@@ -80,9 +89,10 @@ class ApiServer:
         return [s.getsockname()[:2] for s in self._sockets]
 
     async def start(self) -> int:
+        # FastAPI, pydantic and uvicorn take a few hundred ms to import: not on the loop
+        # (in the tray it is the GUI thread).
+        await asyncio.to_thread(importlib.import_module, "uvicorn")
         import uvicorn
-
-        from astrolens.app.api.routes import create_api
 
         class _InLoopServer(uvicorn.Server):
             @contextlib.contextmanager
@@ -94,7 +104,7 @@ class ApiServer:
 
         self._sockets = bind_loopback(self.requested_port)
         self.port = self._sockets[0].getsockname()[1]
-        self._api = create_api(self.controller, self.token)
+        self._api = await asyncio.to_thread(_build_api, self.controller, self.token)
         config = uvicorn.Config(
             self._api,
             lifespan="off",
