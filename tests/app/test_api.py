@@ -32,6 +32,10 @@ from tests.llm.fake_llm import (
     ollama_stream,
 )
 
+# The module's one real scan of the demo (355 images, FITS stamps included) takes minutes on
+# a busy 2-core machine; it runs in the first test's setup.
+pytestmark = pytest.mark.timeout(1800)
+
 PROTECTED = [
     ("GET", "/images"),
     ("GET", "/images/1"),
