@@ -149,9 +149,7 @@ class AgentRuntime:
             # modules (scipy, sklearn: a second or more) here instead.
             import astrolens.ml.scoring.ensemble  # noqa: F401
 
-            return self.app.pipeline(
-                [self.app.folder_source([path], name=path.name)], self._emit
-            )
+            return self.app.pipeline([self.app.folder_source([path], name=path.name)], self._emit)
 
         async def scan() -> None:
             # Building loads the embedder (an ONNX/torch model) and waits on the db thread:

@@ -118,4 +118,6 @@ def test_database_newer_than_the_code_is_refused(db_path: Path) -> None:
 
 def test_migrations_must_be_numbered_in_order(db_path: Path) -> None:
     with pytest.raises(MigrationOrderError):
-        SqliteRepository(db_path, migrations=(*MIGRATIONS, Migration(NEW + 1, "gap", _add_note_column)))
+        SqliteRepository(
+            db_path, migrations=(*MIGRATIONS, Migration(NEW + 1, "gap", _add_note_column))
+        )
