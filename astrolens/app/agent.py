@@ -19,13 +19,16 @@ import numpy as np
 
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
+    AnnotationAdded,
     CandidateFound,
     CatalogChecked,
     CycleFinished,
     Event,
+    LabelAdded,
     PipelineState,
     PipelineStateChanged,
     Progress,
@@ -33,7 +36,7 @@ from astrolens.domain.events import (
     ScanProgress,
     SourceStatusChanged,
 )
-from astrolens.domain.images import ImageGroup
+from astrolens.domain.images import ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.learning import HeadPrediction, TrainingRequest
 from astrolens.domain.records import CandidateFilter as StoreFilter
@@ -92,6 +95,10 @@ class AgentRuntime:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    def emit(self, event: Event) -> None:
+        """The pipeline's event sink: record, then fan out to every subscriber."""
+        self._emit(event)
+
     def _emit(self, event: Event) -> None:
         if isinstance(event, SourceStatusChanged):
             self._source_status[event.status.source_id] = event.status
@@ -120,8 +127,11 @@ class AgentRuntime:
 
     # ------------------------------------------------------------------ control
 
-    def start(self) -> None:
-        """Build the pipeline of the enabled sources and run it (a named, owned task)."""
+    def start(self, pipeline: DiscoveryPipeline | None = None) -> None:
+        """Build the pipeline of the enabled sources (or adopt `pipeline`, built with
+        `events=self.emit`) and run it (a named, owned task)."""
+        if pipeline is not None and self._pipeline is None:
+            self._pipeline = pipeline
         if self._pipeline is None:
             self._pipeline = self.app.pipeline(
                 self.app.enabled_sources(), events=self._from_pipeline
@@ -214,23 +224,36 @@ class AgentRuntime:
         config = PipelineConfig(
             tasks_per_source=10**9, interval_s=self.app.settings.interval_s, label=what
         )
-        source = self.app.folder_source([path], name=path.name)
-        pipeline = self.app.pipeline([source], on_event, config)
-        if self._paused:
-            pipeline.pause()
-        self._scan_pipelines.add(pipeline)
+
+        def build() -> DiscoveryPipeline:
+            # The scorer is made on the loop when the first batch arrives; import its
+            # modules (scipy, sklearn: a second or more) here instead.
+            import astrolens.ml.scoring.ensemble  # noqa: F401
+
+            source = self.app.folder_source([path], name=path.name)
+            return self.app.pipeline([source], on_event, config)
+
         self._emit(ScanProgress(what, 0, 0))
         if not self._paused:
             self._emit(PipelineStateChanged(PipelineState.RUNNING, f"scanning {what}"))
 
         async def scan() -> None:
             completed = False
+            pipeline: DiscoveryPipeline | None = None
             try:
+                # Building loads the embedder (an ONNX/torch model) and waits on the db
+                # thread: seconds that used to freeze the loop (10 s seen while the API was
+                # busy).
+                pipeline = await run_in(self.app.executors.io, build)
+                if self._paused:
+                    pipeline.pause()
+                self._scan_pipelines.add(pipeline)
                 await pipeline.run_cycle()
                 completed = True
             finally:
-                self._scan_pipelines.discard(pipeline)
-                await pipeline.stop()
+                if pipeline is not None:
+                    self._scan_pipelines.discard(pipeline)
+                    await pipeline.stop()
                 if not completed:
                     self._emit(ScanFinished(what, total, 0, 0, 0, 0, 0, 0.0, completed=False))
                 if not self._paused:
@@ -374,11 +397,70 @@ class AgentRuntime:
             image_id, value, author="user", created_at=datetime.now(UTC), note=note, origin=origin
         )
         await self._db(lambda r: r.add_label(label))
+        self._emit(LabelAdded(label))
         # The label changes the ranking at once: the next candidates shown reflect it.
         try:
             await self.rerank()
         except Exception:
             log.exception("re-ranking after a label failed; the label is saved")
+
+    # ------------------------------------------------------------------ API reads
+
+    async def images(
+        self, limit: int = 50, after_id: int = 0, source_id: str | None = None
+    ) -> list[ImageRecord]:
+        return await self._db(  # type: ignore[no-any-return]
+            lambda r: r.list_images(limit, after_id, source_id)
+        )
+
+    async def get_image(self, image_id: int) -> ImageRecord | None:
+        return await self._db(lambda r: r.get_image(image_id))  # type: ignore[no-any-return]
+
+    async def image_png(
+        self, image_id: int, stretch: str = "auto", max_px: int | None = None
+    ) -> bytes | None:
+        from astrolens.app.display_png import render_png
+
+        path = await self.image_path(image_id)
+        if path is None:
+            return None
+        return await run_in(self.app.executors.io, render_png, path, stretch, max_px)
+
+    async def thumbnail_png(self, image_id: int) -> bytes | None:
+        record = await self.get_image(image_id)
+        if record is None:
+            return None
+        thumb = Path(record.thumbnail_path) if record.thumbnail_path else None
+
+        def read() -> bytes | None:
+            return thumb.read_bytes() if thumb is not None and thumb.exists() else None
+
+        stored = await run_in(self.app.executors.io, read)
+        # an image stored before thumbnails existed: render one
+        return stored if stored is not None else await self.image_png(image_id, max_px=256)
+
+    async def crossref_summary(self) -> dict[str, Any]:
+        from astrolens.catalogs.report import summarise
+
+        found = await self._db(
+            lambda r: r.candidates(verdicts=(Verdict.ANOMALY, Verdict.NEAR_MISS), limit=1_000_000)
+        )
+        return summarise(c.crossmatches for c in found if c.crossmatches)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ LLM annotations
+
+    async def annotate(
+        self, image_id: int, provider: str | None = None, model: str | None = None
+    ) -> Annotation:
+        from astrolens.app.annotator import annotate_candidate
+
+        annotation = await annotate_candidate(self, self.app, image_id, provider, model)
+        stored: Annotation = await self._db(lambda r: r.add_annotation(annotation))
+        self._emit(AnnotationAdded(stored))
+        return stored
+
+    async def annotations(self, image_id: int) -> list[Annotation]:
+        return await self._db(lambda r: r.annotations(image_id))  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ learning
 

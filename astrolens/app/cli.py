@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--headless", action="store_true", help="run the discovery loop without a window"
     )
+    from astrolens.app.commands_api import add_api_flags, add_parsers
+
+    add_api_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the discovery loop (tray agent, or --headless)")
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", dest="sources", metavar="ID", help="only these sources"
     )
     run.add_argument("--no-crossmatch", action="store_true", help="skip the catalogs")
+    add_api_flags(run)
 
     scan = sub.add_parser("scan", help="one discovery cycle over files or folders")
     _add_common(scan)
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     from astrolens.app import commands_crossref
 
     commands_crossref.add_parser(sub, _add_common)
+
+    # -- the local REST API and the LLM annotator: their own module
+    add_parsers(sub, _add_common)
 
     # -- the learning loop (train, runs): its own module
     from astrolens.app.commands_learning import add_learning_parsers
@@ -217,7 +224,7 @@ def _show_running_window(data_dir: Path) -> bool:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from astrolens.app import commands, commands_crossref
+    from astrolens.app import commands, commands_api, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
@@ -250,6 +257,9 @@ def dispatch(args: argparse.Namespace) -> int:
         "sources": commands.sources,
         "quarantine": commands.quarantine,
         "crossref": commands_crossref.crossref,
+        "serve": commands_api.serve,
+        "api-token": commands_api.api_token,
+        "annotate": commands_api.annotate,
         **_learning_handlers(),
     }[command]
     return handler(args)

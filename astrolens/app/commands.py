@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,12 +104,43 @@ def run_headless(args: argparse.Namespace) -> int:
         config = PipelineConfig(
             interval_s=interval if interval is not None else app.settings.interval_s
         )
+        if getattr(args, "api", False) or app.settings.api_enabled:
+            return _run_headless_api(args, app, sources, config, on_event)
         pipeline = app.pipeline(sources, events=on_event, config=config)
         if getattr(args, "calibrate", False):
             pipeline.request_calibration()
         asyncio.run(_headless_loop(pipeline, once=getattr(args, "once", False)))
     finally:
         app.close()
+    return 0
+
+
+def _run_headless_api(
+    args: argparse.Namespace,
+    app: AstroLensApp,
+    sources: list,  # type: ignore[type-arg]
+    config: PipelineConfig,
+    on_event: Callable[[Event], None],
+) -> int:
+    """Discovery and the local API in one loop, through the agent runtime the window uses."""
+    from astrolens.app.agent import AgentRuntime
+    from astrolens.app.commands_api import api_port, serve_with, wait_for_signal
+
+    runtime = AgentRuntime(app)
+    runtime.subscribe(on_event)
+    pipeline = app.pipeline(sources, events=runtime.emit, config=config)
+    if getattr(args, "calibrate", False):
+        pipeline.request_calibration()
+    once = getattr(args, "once", False)
+
+    async def until() -> None:
+        if once:
+            await pipeline.run_cycle()
+        else:
+            runtime.start(pipeline)
+            await wait_for_signal()
+
+    asyncio.run(serve_with(runtime, app, api_port(args, app), until()))
     return 0
 
 
@@ -194,6 +226,7 @@ def show(args: argparse.Namespace) -> int:
     app = AstroLensApp()
     try:
         candidate = app.db(lambda repo: repo.get_candidate(args.id))
+        annotations = app.db(lambda repo: repo.annotations(args.id))
         predictions = []
         if candidate is not None and heads_dir(app).is_dir():  # no heads: no model to load
             model_id = app.embedder.model_id
@@ -209,11 +242,13 @@ def show(args: argparse.Namespace) -> int:
             {"task": p.task, "run_id": p.run_id, "top": [list(t) for t in p.top]}
             for p in predictions
         ]
+        data["annotations"] = [render.annotation_dict(a) for a in annotations]
         print(json.dumps(data, indent=2))
     else:
         render.candidate_detail(_console(), candidate)
         for p in predictions:
             _console().print(f"  {p.text()}")
+        render.annotations_text(_console(), annotations)
     return 0
 
 

@@ -218,6 +218,8 @@ class DesktopAgent:
         server_name: str | None = None,
         ready_file: Path | None = None,
         notifications: bool = True,
+        api: bool = False,
+        api_port: int | None = None,
     ) -> None:
         from astrolens.ui.tray import TrayAgent
 
@@ -232,6 +234,9 @@ class DesktopAgent:
         self.tray = TrayAgent()
         self.notifier = self._make_notifier(notifications)
         self.quit_event = asyncio.Event()
+        self.api_wanted = api
+        self.api_port = api_port
+        self.api_server: Any = None  # the local REST API, on this same qasync loop
         self.server = InstanceServer(server_name, self.handle_command) if server_name else None
         self.tray.open_window.connect(self.show_window)
         self.tray.open_candidate.connect(self.open_candidate)
@@ -293,6 +298,8 @@ class DesktopAgent:
         self.tray.attach(controller, self.bridge)
         log.info("agent ready after %.2f s", time.monotonic() - self.started_at)
         spawn(self._check_notifications(), name="check-notifications")
+        if self.api_wanted or controller.settings().api_enabled:
+            spawn(self._start_api(controller), name="start-api")
         if not self.tray_available:
             self.show_window()
             self.window.show_message(NO_TRAY_MESSAGE)
@@ -300,6 +307,18 @@ class DesktopAgent:
     async def _check_notifications(self) -> None:
         ok, why = await self.notifier.available()
         (log.info if ok else log.warning)("notifications: %s", why)
+
+    async def _start_api(self, controller: AgentController) -> None:
+        from astrolens.app.api.server import start_api
+
+        port = self.api_port if self.api_port is not None else controller.settings().api_port
+        try:
+            self.api_server = await start_api(controller, app_paths().config_dir, port)
+        except Exception as exc:  # a taken port must not take the tray down with it
+            log.error("the local API could not start: %s", exc)
+            self.tray.icon.showMessage("AstroLens API not started", str(exc))
+            return
+        log.info("local API on %s (token: `astrolens api-token`)", self.api_server.url)
 
     # -- window
     def ensure_window(self) -> Any:
@@ -392,6 +411,7 @@ class DesktopAgent:
             "menu_status": self.tray.status_action.text(),
             "queue_position": win.verification.where.text() if win is not None else None,
             "controller_state": self.controller.state.value if self.controller else None,
+            "api_url": self.api_server.url if self.api_server is not None else None,
             "window_visible": bool(win is not None and win.isVisible()),
             "panel": win.current_panel if win is not None else None,
             "candidate": cand.id if cand is not None else None,
@@ -424,6 +444,8 @@ class DesktopAgent:
             self.window.hide()
         if self.bridge is not None:
             self.bridge.close()
+        if self.api_server is not None:
+            await self.api_server.stop()
         aclose = getattr(self.notifier, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -464,7 +486,14 @@ def run_desktop(
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(loop_exception_handler)
-    agent = DesktopAgent(qapp, factory, server_name=name, ready_file=Path(ready) if ready else None)
+    agent = DesktopAgent(
+        qapp,
+        factory,
+        server_name=name,
+        ready_file=Path(ready) if ready else None,
+        api=bool(getattr(args, "api", False)),
+        api_port=getattr(args, "port", None),
+    )
     wakeup = SignalWakeup(agent.request_quit)
     try:
         with loop:

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.events import (
     CandidateFound,
@@ -281,6 +282,30 @@ def candidate_detail(console: Console, c: Candidate) -> None:
             line += f'\n      {o.name} [{o.object_type or "?"}] at {o.separation_arcsec:.1f}"'
         console.print(line)
     console.print(f"  label: {d['label'] or 'none'}")
+
+
+def annotation_dict(a: Annotation) -> dict[str, Any]:
+    return {
+        "provider": a.provider,
+        "model": a.model,
+        "prompt_version": a.prompt_version,
+        "created_at": a.created_at.isoformat(),
+        "text": a.text,
+    }
+
+
+def annotations_text(console: Console, annotations: list[Annotation]) -> None:
+    """What the LLM said, newest first, each with who said it and when."""
+    if not annotations:
+        console.print("  LLM annotation: none (`astrolens annotate ID`)")
+        return
+    for a in annotations:
+        when = a.created_at.strftime("%Y-%m-%d %H:%M")
+        console.print(
+            f"  LLM annotation by {a.provider}/{a.model} (prompt v{a.prompt_version}, {when}):"
+        )
+        for line in a.text.splitlines():
+            console.print(f"    {line}", markup=False, highlight=False)
 
 
 def sources_table(

@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import Event, PipelineState
+from astrolens.domain.images import ImageRecord
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.scoring import Calibration, Thresholds, Verdict
 from astrolens.domain.settings import Settings
@@ -122,6 +124,37 @@ class AgentController(Protocol):
     ) -> None: ...
 
     async def retry_crossmatch(self, image_id: int) -> None: ...
+
+    # -- what the local API (and scripts) ask for on top of the window's needs
+    async def images(
+        self, limit: int = 50, after_id: int = 0, source_id: str | None = None
+    ) -> list[ImageRecord]:
+        """Every stored image (not only candidates), by id, after `after_id`."""
+        ...
+
+    async def get_image(self, image_id: int) -> ImageRecord | None: ...
+
+    async def image_png(
+        self, image_id: int, stretch: str = "auto", max_px: int | None = None
+    ) -> bytes | None:
+        """The stored image rendered for display as PNG (every stored kind); None if absent."""
+        ...
+
+    async def thumbnail_png(self, image_id: int) -> bytes | None: ...
+
+    async def crossref_summary(self) -> dict[str, Any]:
+        """Counts of candidates by catalog verdict, status and service."""
+        ...
+
+    async def annotate(
+        self, image_id: int, provider: str | None = None, model: str | None = None
+    ) -> Annotation:
+        """Ask an LLM to describe the candidate; stored and returned, or AnnotationError."""
+        ...
+
+    async def annotations(self, image_id: int) -> list[Annotation]:
+        """Stored annotations of an image, newest first."""
+        ...
 
     # -- settings
     def settings(self) -> Settings: ...

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.labels import Label
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.sources import SourceStatus
 
@@ -150,6 +152,20 @@ class TrainingEnded:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LabelAdded:
+    """A person labelled a candidate (window, notification, API or CLI)."""
+
+    label: Label
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationAdded:
+    """An LLM annotation was stored for an image."""
+
+    annotation: Annotation
+
+
 Event = (
     PipelineStateChanged
     | CycleStarted
@@ -164,4 +180,6 @@ Event = (
     | ScanProgress
     | ScanFinished
     | TrainingEnded
+    | LabelAdded
+    | AnnotationAdded
 )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from astrolens.domain.errors import ConfigurationError
 
 SETTINGS_VERSION = 1
+# A vision model each provider is likely to have; the user picks another in settings or --model.
+DEFAULT_LLM_MODELS = {"ollama": "llava", "openai": "gpt-4o-mini"}
 
 
 @dataclass
@@ -51,10 +53,25 @@ class Settings:
     sources: dict[str, SourceSettings] = field(default_factory=default_sources)
     # Catalog service -> base URL of a mirror ("simbad": a TAP endpoint, "ned", "vizier").
     catalog_urls: dict[str, str] = field(default_factory=dict)
+    # The local REST API (astrolens.app.api): off unless asked for; always loopback only.
+    api_enabled: bool = False
+    api_port: int = 8765
+    # The LLM annotator. The OpenAI key lives in the keyring, never here; the base URL lets
+    # LM Studio or vLLM users point the OpenAI client at their own server.
+    llm_provider: str = "ollama"  # "ollama" or "openai"
+    llm_model: str = ""  # "": the provider's default (DEFAULT_LLM_MODELS)
+    ollama_url: str = "http://127.0.0.1:11434"
+    openai_base_url: str = "https://api.openai.com/v1"
+    llm_timeout_s: float = 120.0
 
     @property
     def effective_fdr(self) -> float:
         return self.aggressive_fdr if self.aggressive else self.fdr
+
+    def llm_model_for(self, provider: str) -> str:
+        if provider == self.llm_provider and self.llm_model:
+            return self.llm_model
+        return DEFAULT_LLM_MODELS.get(provider, "")
 
     def validate(self) -> Settings:
         if not 0.0 < self.fdr < 1.0 or not 0.0 < self.aggressive_fdr < 1.0:
@@ -69,4 +86,13 @@ class Settings:
         unknown = set(self.catalog_urls) - {"simbad", "ned", "vizier"}
         if unknown:
             raise ConfigurationError(f"catalog_urls: unknown services {sorted(unknown)}")
+        if not 1 <= self.api_port <= 65535:
+            raise ConfigurationError("api_port must be a TCP port (1-65535)")
+        if self.llm_provider not in DEFAULT_LLM_MODELS:
+            raise ConfigurationError(
+                f"llm_provider must be one of {', '.join(DEFAULT_LLM_MODELS)}, "
+                f"not {self.llm_provider!r}"
+            )
+        if self.llm_timeout_s <= 0:
+            raise ConfigurationError("llm_timeout_s must be positive")
         return self

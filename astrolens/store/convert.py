@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.crossmatch import CatalogObject, CrossMatch, MatchStatus
 from astrolens.domain.embedding import Vector
 from astrolens.domain.images import ImageGroup, ImageRecord, Provenance
@@ -18,6 +19,7 @@ from astrolens.domain.records import QuarantineEntry, TrainingRun, TrainingStatu
 from astrolens.domain.scoring import Calibration, ScoreResult, Thresholds, Verdict
 from astrolens.domain.sky import SkyPosition
 from astrolens.store.models import (
+    AnnotationRow,
     CalibrationRow,
     CrossMatchRow,
     ImageRow,
@@ -195,4 +197,16 @@ def quarantine_entry(row: QuarantineRow) -> QuarantineEntry:
         count=row.count,
         last_seen=row.last_seen,
         retry_at=row.retry_at,
+    )
+
+
+def annotation(row: AnnotationRow) -> Annotation:
+    return Annotation(
+        image_id=row.image_id,
+        provider=row.provider,
+        model=row.model,
+        prompt_version=row.prompt_version,
+        text=row.text,
+        created_at=row.created_at,
+        id=row.id,
     )

@@ -225,11 +225,26 @@ _V2_RETRYABLE_QUARANTINE: tuple[str, ...] = (
     )""",
 )
 
+_V3_ANNOTATIONS = (
+    """CREATE TABLE "annotations" (
+        "id" INTEGER NOT NULL PRIMARY KEY,
+        "image_id" INTEGER NOT NULL,
+        "provider" VARCHAR(255) NOT NULL,
+        "model" VARCHAR(255) NOT NULL,
+        "prompt_version" INTEGER NOT NULL,
+        "text" TEXT NOT NULL,
+        "created_at" DATETIME NOT NULL,
+        FOREIGN KEY ("image_id") REFERENCES "images" ("id") ON DELETE CASCADE
+    )""",
+    'CREATE INDEX "annotationrow_image_id" ON "annotations" ("image_id")',
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _run_statements(_V1_INITIAL_SCHEMA)),
     Migration(
         2, "retryable quarantine, unfinished files", _run_statements(_V2_RETRYABLE_QUARANTINE)
     ),
+    Migration(3, "LLM annotations", _run_statements(_V3_ANNOTATIONS)),
 )
 
 

@@ -243,6 +243,22 @@ class KeyValueRow(BaseModel):
         table_name = "key_values"
 
 
+class AnnotationRow(BaseModel):
+    """What an LLM said about an image, with the provider, model and prompt that said it."""
+
+    id = AutoField()
+    image = ForeignKeyField(ImageRow, on_delete="CASCADE", index=True)
+    image_id: int
+    provider = CharField()
+    model = CharField()
+    prompt_version = IntegerField()
+    text = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "annotations"
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     ImageRow,
     SightingRow,
@@ -257,4 +273,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     SourceCursorRow,
     KeyValueRow,
     UnfinishedFileRow,
+    AnnotationRow,
 )

@@ -22,6 +22,7 @@ import numpy as np
 from peewee import JOIN, fn
 from peewee import OperationalError as PeeweeOperationalError
 
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
 from astrolens.domain.dedupe import DEFAULT_MAX_DISTANCE, could_be_same_object
@@ -47,6 +48,7 @@ from astrolens.store.database import execute, execute_many, is_disk_full, open_d
 from astrolens.store.migrations import MIGRATIONS, Migration, migrate
 from astrolens.store.models import (
     ALL_MODELS,
+    AnnotationRow,
     CalibrationRow,
     CandidateRow,
     CrossMatchRow,
@@ -313,6 +315,16 @@ class SqliteRepository:
     def get_image(self, image_id: int) -> ImageRecord | None:
         row = ImageRow.get_or_none(ImageRow.id == image_id)
         return convert.image_record(row) if row is not None else None
+
+    @_bound
+    def list_images(
+        self, limit: int, after_id: int = 0, source_id: str | None = None
+    ) -> list[ImageRecord]:
+        """Images by id, from just after `after_id` (keyset paging: stable while a scan adds)."""
+        query = ImageRow.select().where(ImageRow.id > after_id)
+        if source_id is not None:
+            query = query.where(ImageRow.source_id == source_id)
+        return [convert.image_record(r) for r in query.order_by(ImageRow.id).limit(limit)]
 
     @_bound
     def count_images(self) -> int:
@@ -968,6 +980,32 @@ class SqliteRepository:
         if image_id is not None:
             query = query.where(LabelRow.image == image_id)
         return [convert.label(r) for r in query]
+
+    # ---------------------------------------------------------------------- annotations
+
+    @_bound
+    def add_annotation(self, annotation: Annotation) -> Annotation:
+        row = AnnotationRow.create(
+            image=annotation.image_id,
+            provider=annotation.provider,
+            model=annotation.model,
+            prompt_version=annotation.prompt_version,
+            text=annotation.text,
+            created_at=annotation.created_at.astimezone(UTC).replace(tzinfo=None)
+            if annotation.created_at.tzinfo
+            else annotation.created_at,
+        )
+        return convert.annotation(row)
+
+    @_bound
+    def annotations(self, image_id: int) -> list[Annotation]:
+        """One image's annotations, newest first."""
+        query = (
+            AnnotationRow.select()
+            .where(AnnotationRow.image == image_id)
+            .order_by(AnnotationRow.id.desc())
+        )
+        return [convert.annotation(r) for r in query]
 
     # -------------------------------------------------------------------- training runs
 

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.annotation import Annotation, AnnotationError
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
 from astrolens.domain.labels import LabelValue
@@ -101,6 +102,16 @@ class VerificationPanel(QWidget):
         self.predictions = QLabel()  # what the promoted heads say (your labels, morphology)
         self.predictions.setWordWrap(True)
         self.predictions.setObjectName("muted")
+        # What an LLM says about the image (Ollama or OpenAI, see Settings); asked on demand.
+        self.annotate_button = QPushButton("Annotate with LLM")
+        self.annotate_button.setToolTip(
+            "Ask the configured vision model to describe the image, say whether it looks like "
+            "an artefact, and what to check next"
+        )
+        self.annotate_button.clicked.connect(self.annotate)
+        self.annotation = QLabel()
+        self.annotation.setWordWrap(True)
+        self.annotation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.services = _table(["Catalog", "State", "Radius", "Detail"])
         self.services.setMinimumHeight(180)
@@ -153,6 +164,7 @@ class VerificationPanel(QWidget):
             self.retry,
             self.simbad,
             self.ned,
+            self.annotate_button,
             *self.buttons.values(),
         ):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -164,6 +176,11 @@ class VerificationPanel(QWidget):
         ll.addWidget(self.viewer, 1)
         ll.addWidget(self.score)
         ll.addWidget(self.predictions)
+        ann = QHBoxLayout()
+        ann.addWidget(self.annotate_button)
+        ann.addStretch(1)
+        ll.addLayout(ann)
+        ll.addWidget(self.annotation)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(8, 0, 0, 0)
@@ -325,7 +342,14 @@ class VerificationPanel(QWidget):
     # ------------------------------------------------------------------ display
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.retry, self.simbad, self.ned, self.note, *self.buttons.values()):
+        for w in (
+            self.retry,
+            self.simbad,
+            self.ned,
+            self.note,
+            self.annotate_button,
+            *self.buttons.values(),
+        ):
             w.setEnabled(on)
 
     def show_candidate(self, cand: Candidate) -> None:
@@ -402,6 +426,8 @@ class VerificationPanel(QWidget):
         if first_show:
             self.predictions.setText("")
             spawn(self._show_predictions(cand.id), name="verify-predictions")
+            self.annotation.setText("")
+            spawn(self._show_annotations(cand.id), name="verify-annotations")
             self.note.setText(cand.label.note if cand.label else "")
             self.viewer.show_candidate(cand.id)
         self._update_where()
@@ -413,6 +439,39 @@ class VerificationPanel(QWidget):
         found = await ask(image_id)
         if self.candidate is not None and self.candidate.id == image_id:
             self.predictions.setText("<br>".join(p.text() for p in found))
+
+    async def _show_annotations(self, image_id: int) -> None:
+        found = await self.controller.annotations(image_id)
+        if found and self.candidate is not None and self.candidate.id == image_id:
+            self._set_annotation(found[0])
+
+    def _set_annotation(self, a: Annotation) -> None:
+        when = a.created_at.strftime("%Y-%m-%d %H:%M")
+        text = a.text.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>")
+        self.annotation.setText(
+            f"<span style='color:{theme.MUTED}'>{a.provider} · {a.model} · {when}</span><br>{text}"
+        )
+
+    def annotate(self) -> None:
+        if self.candidate is not None:
+            spawn(self._annotate(self.candidate.id), name="verify-annotate")
+
+    async def _annotate(self, image_id: int) -> None:
+        self.annotate_button.setEnabled(False)
+        self.annotation.setText(f"#{image_id}: asking the model… (this can take a minute)")
+        try:
+            found = await self.controller.annotate(image_id)
+        except AnnotationError as exc:
+            if self.candidate is not None and self.candidate.id == image_id:
+                self.annotation.setText(
+                    f"<span style='color:{theme.BAD}'>No annotation: {exc}</span>"
+                )
+            return
+        finally:
+            self.annotate_button.setEnabled(self.candidate is not None)
+        if self.candidate is not None and self.candidate.id == image_id:
+            self._set_annotation(found)
+        self.status.setText(f"#{image_id}: annotated by {found.provider}/{found.model}")
 
     def _open_link(self, service: str) -> None:
         cand = self.candidate

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import (
     CatalogObject,
@@ -35,11 +37,13 @@ from astrolens.domain.crossmatch import (
 )
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
+    AnnotationAdded,
     CandidateFound,
     CatalogChecked,
     CycleFinished,
     Event,
     ImageScored,
+    LabelAdded,
     PipelineState,
     PipelineStateChanged,
     Progress,
@@ -250,6 +254,7 @@ class FakeController:
         self._labels: dict[int, Label] = {}
         self._settings = Settings()
         self._pending_xm: dict[int, tuple[CrossMatch, ...]] = {}
+        self._annotations: dict[int, list[Annotation]] = {}
         self.calls: list[tuple[str, object]] = []
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="fake-agent")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -479,6 +484,58 @@ class FakeController:
         await self._delay()
         self.calls.append(("label", (image_id, value, note, origin)))
         self._labels[image_id] = Label(image_id, value, "tester", datetime.now(UTC), note, origin)
+        self.emit(LabelAdded(self._labels[image_id]))
+
+    # -- what the local API asks for (AgentController additions)
+    async def images(
+        self, limit: int = 50, after_id: int = 0, source_id: str | None = None
+    ) -> list[ImageRecord]:
+        found = sorted((c.image for c in self.base), key=lambda r: r.id)
+        found = [r for r in found if r.id > after_id]
+        if source_id is not None:
+            found = [r for r in found if r.provenance.source_id == source_id]
+        return found[:limit]
+
+    async def get_image(self, image_id: int) -> ImageRecord | None:
+        c = await self.get_candidate(image_id)
+        return c.image if c is not None else None
+
+    async def image_png(
+        self, image_id: int, stretch: str = "auto", max_px: int | None = None
+    ) -> bytes | None:
+        from astrolens.app.display_png import render_png  # the real rendering, off the loop
+
+        path = await self.image_path(image_id)
+        if path is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, render_png, path, stretch, max_px)
+
+    async def thumbnail_png(self, image_id: int) -> bytes | None:
+        return await self.image_png(image_id, max_px=256)
+
+    async def crossref_summary(self) -> dict[str, object]:
+        from astrolens.catalogs.report import summarise
+
+        return summarise(self._with_state(c).crossmatches for c in self.base if c.crossmatches)
+
+    async def annotate(
+        self, image_id: int, provider: str | None = None, model: str | None = None
+    ) -> Annotation:
+        """The real annotator (prompt, PNG, provider client over HTTP) on the demo data;
+        only the storage is in memory. Point `settings().ollama_url` at a local server."""
+        from astrolens.app.annotator import annotate_candidate
+
+        self.calls.append(("annotate", image_id))
+        app = SimpleNamespace(settings=self._settings, executors=SimpleNamespace(io=self.executor))
+        found = await annotate_candidate(self, app, image_id, provider, model)
+        stored = dataclasses.replace(found, id=len(self._annotations) + 1)
+        self._annotations.setdefault(image_id, []).insert(0, stored)
+        self.emit(AnnotationAdded(stored))
+        return stored
+
+    async def annotations(self, image_id: int) -> list[Annotation]:
+        return list(self._annotations.get(image_id, []))
 
     async def retry_crossmatch(self, image_id: int) -> None:
         self.calls.append(("retry", image_id))
