@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands_crossref.add_parser(sub, _add_common)
 
+    from astrolens.app import commands_toolbox
+
+    commands_toolbox.add_parsers(sub, _add_common)
+
     # -- the learning loop (train, runs): its own module
     from astrolens.app.commands_learning import add_learning_parsers
 
@@ -137,6 +141,12 @@ def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
     from astrolens.app import commands_learning
 
     return {"train": commands_learning.train, "runs": commands_learning.runs}
+
+
+def _toolbox_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
+    from astrolens.app import commands_toolbox as t
+
+    return {"export": t.export, "samp": t.samp, "cutout": t.cutout, "targets": t.targets}
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -169,6 +179,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "quarantine": commands.quarantine,
         "crossref": commands_crossref.crossref,
         **_learning_handlers(),
+        **_toolbox_handlers(),
     }[command]
     return handler(args)
 

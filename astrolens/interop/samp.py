@@ -1,4 +1,4 @@
-"""SAMP 1.3 (astropy.samp): send candidates to TOPCAT, Aladin and DS9, hear what they point at.
+"""SAMP 1.3 (pyvo.samp, where astropy 8 moved astropy.samp): send candidates to TOPCAT, Aladin and DS9, hear what they point at.
 
 `SampLink` is one registered client named AstroLens. Its methods make XML-RPC calls and write
 files, so they block: the app calls them on its `io` executor, never on the loop. Messages
@@ -89,7 +89,7 @@ class SampLink:
 
     def connect(self) -> SampStatus:
         """Register with the running hub (found through $SAMP_HUB or ~/.samp)."""
-        from astropy.samp import SAMPHubError, SAMPIntegratedClient
+        from pyvo.samp import SAMPHubError, SAMPIntegratedClient
 
         with self._lock:
             if not self.connected:
@@ -124,7 +124,7 @@ class SampLink:
 
     def start_hub(self) -> SampStatus:
         """A hub of our own, for when the user asks and none runs (it lives as long as we do)."""
-        from astropy.samp import SAMPHubServer
+        from pyvo.samp import SAMPHubServer
 
         with self._lock:
             if self._hub is None:
@@ -133,7 +133,9 @@ class SampLink:
                 self._hub = hub
         return self.connect()
 
-    def close(self) -> None:
+    def close(self, *, keep_files: bool = False) -> None:
+        """Unregister (and stop our own hub). `keep_files`: a CLI run exits right after
+        sending, and the receiver reads the file later, so the files stay in the cache."""
         with self._lock:
             if self._client is not None:
                 with contextlib.suppress(Exception):
@@ -144,7 +146,7 @@ class SampLink:
                 with contextlib.suppress(Exception):
                     self._hub.stop()
                 self._hub = None
-            for path in self._files:
+            for path in [] if keep_files else self._files:
                 with contextlib.suppress(OSError):
                     path.unlink()
             self._files.clear()

@@ -1,4 +1,4 @@
-"""SAMP against a real astropy hub on loopback, with a second client playing TOPCAT/Aladin."""
+"""SAMP against a real hub (pyvo.samp, formerly astropy.samp) on loopback, with a second client playing TOPCAT/Aladin."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from urllib.request import url2pathname
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.samp import SAMPHubServer, SAMPIntegratedClient
 from astropy.table import Table
 from astropy.wcs import WCS
 from PIL import Image
+from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
 
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.toolbox import RowHighlighted, SampEvent, SkyPointed
