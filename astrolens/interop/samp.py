@@ -1,4 +1,6 @@
-"""SAMP 1.3 (pyvo.samp, where astropy 8 moved astropy.samp): send candidates to TOPCAT, Aladin and DS9, hear what they point at.
+"""SAMP 1.3: send candidates to TOPCAT, Aladin and DS9, hear what they point at.
+
+pyvo.samp is astropy.samp moved (astropy 8 deprecates the old module); same API.
 
 `SampLink` is one registered client named AstroLens. Its methods make XML-RPC calls and write
 files, so they block: the app calls them on its `io` executor, never on the loop. Messages

@@ -1,12 +1,11 @@
-"""SAMP against a real hub (pyvo.samp, formerly astropy.samp) on loopback, with a second client playing TOPCAT/Aladin."""
+"""SAMP against a real hub (pyvo.samp, formerly astropy.samp) on loopback, with a second
+client playing TOPCAT/Aladin."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -16,61 +15,16 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 from PIL import Image
-from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
+from pyvo.samp import SAMPHubServer
 
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.toolbox import RowHighlighted, SampEvent, SkyPointed
 from astrolens.interop.fits_image import write_candidate_fits
-from astrolens.interop.samp import LOOPBACK, NO_HUB, SampLink, SampUnavailableError
+from astrolens.interop.samp import NO_HUB, SampLink, SampUnavailableError
 from tests.interop.candidates import candidate, sample
+from tests.interop.samp_helpers import Receiver, hub, receiver
 
-MTYPES = ("table.load.votable", "image.load.fits", "coord.pointAt.sky")
-
-
-class Receiver:
-    """A second SAMP client: records every message it gets, as TOPCAT would load it."""
-
-    def __init__(self) -> None:
-        self.client = SAMPIntegratedClient(name="FakeTopcat", addr=LOOPBACK)
-        self.client.connect()
-        self.got: list[tuple[str, dict[str, Any]]] = []
-        self.arrived = threading.Event()
-        for mtype in MTYPES:
-            self.client.bind_receive_notification(mtype, self._note)
-
-    def _note(self, key: str, sender: str, mtype: str, params: dict[str, Any], extra: Any) -> None:
-        self.got.append((mtype, params))
-        self.arrived.set()
-
-    def wait(self, mtype: str, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for got_type, params in self.got:
-                if got_type == mtype:
-                    return params
-            self.arrived.wait(0.1)
-            self.arrived.clear()
-        raise AssertionError(f"no {mtype} arrived; got {self.got}")
-
-
-@pytest.fixture
-def hub() -> Iterator[SAMPHubServer]:
-    # Found by the client through ~/.samp: HOME is the test's own temp folder.
-    server = SAMPHubServer(web_profile=False, addr=LOOPBACK)
-    server.start(wait=False)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def receiver(hub: SAMPHubServer) -> Iterator[Receiver]:
-    r = Receiver()
-    try:
-        yield r
-    finally:
-        r.client.disconnect()
+__all__ = ["hub", "receiver"]  # fixtures, imported for pytest
 
 
 @pytest.fixture
