@@ -78,6 +78,7 @@ class AgentRuntime:
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
+        self._toolbox: Any = None  # ToolboxService, built on first use
 
     # ------------------------------------------------------------------ events
 
@@ -247,6 +248,15 @@ class AgentRuntime:
         except Exception:
             log.exception("re-ranking after a label failed; the label is saved")
 
+    @property
+    def toolbox(self) -> Any:
+        """Export, SAMP and fresh cutouts for the window (astrolens/app/toolbox.py)."""
+        if self._toolbox is None:
+            from astrolens.app.toolbox import ToolboxService
+
+            self._toolbox = ToolboxService(self.app)
+        return self._toolbox
+
     # ------------------------------------------------------------------ learning
 
     @property
@@ -400,6 +410,9 @@ class AgentRuntime:
                 await asyncio.wait_for(task, 5.0)
         if self._pipeline is not None:
             await self._pipeline.stop()
+        if self._toolbox is not None:
+            with contextlib.suppress(Exception):  # unregister from the SAMP hub
+                await asyncio.wait_for(self._toolbox.close(), 5.0)
         if self._learning is not None:
             self._learning.runner.cancel()
             await self._learning.runner.wait()

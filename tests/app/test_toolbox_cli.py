@@ -4,7 +4,6 @@ fresh Legacy Survey cutout fetched for one of them."""
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from pathlib import Path
@@ -17,43 +16,16 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from astrolens.app.cli import main
-from astrolens.domain.settings import Settings, SourceSettings
 from astrolens.interop.samp import NO_HUB
-from astrolens.settings.paths import app_paths
-from astrolens.settings.store import save_settings
+from tests.app.toolbox_fixtures import scanned
 from tests.interop.samp_helpers import Receiver, hub, receiver
 from tests.sources.fake_services import FakeServices, fake_services
 
-__all__ = ["fake_services", "hub", "receiver"]  # fixtures, imported for pytest
+__all__ = ["fake_services", "hub", "receiver", "scanned"]  # fixtures, imported for pytest
 
 
 def _path(url: str) -> Path:
     return Path(url2pathname(urlparse(url).path))
-
-
-@pytest.fixture
-def scanned(
-    fake_services: FakeServices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> list[dict]:
-    """16 galaxies of the user's list, scanned from SkyServer (a fast rate: it is local)."""
-    settings = Settings()
-    settings.sources["sdss"] = SourceSettings(enabled=False, rate_per_s=50)
-    settings.sources["legacy-survey"] = SourceSettings(enabled=False, rate_per_s=50)
-    save_settings(settings, app_paths().ensure().settings_file)
-    table = tmp_path / "my_galaxies.csv"
-    rows = [f"gal{i},{150 + i * 0.01:.4f},{2.0 + i * 0.01:.4f}" for i in range(16)]
-    table.write_text("name,ra,dec\n" + "\n".join(rows) + "\nbroken,,\n")
-    base = fake_services.base_url
-    code = main(["targets", str(table), "--survey", "sdss", "--base-url", base, "--no-crossmatch"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "16 targets from my_galaxies.csv (1 rows skipped)" in captured.out
-    assert "skipped row 17: no readable RA/Dec" in captured.err
-    assert len(fake_services.requests_to("/dr18/SkyServerWS/ImgCutout")) == 16
-    assert main(["candidates", "--json", "--limit", "1000"]) == 0
-    found = json.loads(capsys.readouterr().out)
-    assert found, "16 cutouts against a bootstrap reference give at least one near-miss"
-    return found
 
 
 def test_export_scan_and_send(

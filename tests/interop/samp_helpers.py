@@ -31,6 +31,11 @@ class Receiver:
         self.got.append((mtype, params))
         self.arrived.set()
 
+    def last(self, mtype: str) -> dict[str, Any] | None:
+        """The newest message of this type so far (for waits that must keep Qt running)."""
+        found = [params for got_type, params in self.got if got_type == mtype]
+        return found[-1] if found else None
+
     def wait(self, mtype: str, timeout: float = 10.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
