@@ -22,13 +22,23 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    # A subcommand's copy of these options must not reset what was given before the command
+    # name (`astrolens --home DIR export …`): only the top level has defaults.
+    unset: dict[str, object] = {} if top_level else {"default": argparse.SUPPRESS}
     parser.add_argument(
         "--home",
         type=Path,
         help="keep every file under this folder (default: $ASTROLENS_HOME or the platform dirs)",
+        **unset,  # type: ignore[arg-type]
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more log output",
+        **(unset or {"default": 0}),  # type: ignore[arg-type]
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tray agent.",
     )
     parser.add_argument("--version", action="version", version=f"astrolens {__version__}")
-    _add_common(parser)
+    _add_common(parser, top_level=True)
     parser.add_argument(
         "--headless", action="store_true", help="run the discovery loop without a window"
     )

@@ -98,3 +98,16 @@ def test_export_without_candidates_writes_an_empty_table(tmp_path: Path) -> None
     assert main(["export", "-o", str(out)]) == 0
     with fits.open(out) as hdus:
         assert hdus[1].header["NAXIS2"] == 0 and hdus[1].header["TUNIT2"] == "deg"
+
+
+def test_home_before_the_command_is_kept(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`astrolens --home DIR export …` once wrote into the default home: the subcommand's own
+    --home (default None) overwrote the one given before the command name."""
+    chosen = tmp_path / "chosen-home"
+    out = tmp_path / "c.ecsv"
+    assert main(["--home", str(chosen), "export", "-o", str(out)]) == 0
+    assert (chosen / "data" / "astrolens.sqlite3").is_file()
+    assert not (isolated_home / "data" / "astrolens.sqlite3").exists()
+    assert main(["export", "--home", str(chosen), "-o", str(out)]) == 0  # after it, too
