@@ -130,14 +130,17 @@ class ToolboxService:
         from astrolens.interop.samp import SampLink
 
         self.app = app
-        self._loop = asyncio.get_running_loop()
+        # The loop that listeners live on; known from the first await (nothing arrives over
+        # SAMP before a connect, which is awaited), so the window may be built before it runs.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[SampEvent], None]] = []
         self.samp = SampLink(app.paths.cache_dir / "samp", self._from_samp_thread)
 
     # -- events from other tools (astropy's receiver thread -> the loop)
 
     def _from_samp_thread(self, event: SampEvent) -> None:
-        self._loop.call_soon_threadsafe(self._emit, event)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._emit, event)
 
     def _emit(self, event: SampEvent) -> None:
         for listener in list(self._listeners):
@@ -153,6 +156,7 @@ class ToolboxService:
     # -- helpers
 
     async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._loop = asyncio.get_running_loop()
         return await run_in(self.app.executors.io, fn, *args)
 
     async def _candidates(self, ids: Sequence[int]) -> list[Candidate]:

@@ -106,6 +106,9 @@ def test_empty_list_still_writes_a_readable_table(tmp_path: Path) -> None:
     path = tmp_path / "none.vot"
     assert export_candidates([], ExportFormat.VOTABLE, path).rows == 0
     assert len(_read(path)) == 0
+    # nothing with a position: an empty region file, and the count says why
+    report = export_candidates(sample()[2:3], ExportFormat.DS9, tmp_path / "none.reg")
+    assert (report.rows, report.without_position) == (0, 1)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
