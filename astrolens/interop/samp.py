@@ -120,7 +120,10 @@ class SampLink:
     def _status(self) -> SampStatus:
         if not self.connected:
             return SampStatus(False, NO_HUB)
-        names = self._client_names(self._client.get_registered_clients())
+        # The hub registers itself as a client; the user wants to know about the tools.
+        hub_id = getattr(getattr(self._client, "client", None), "_hub_id", None)
+        ids = [c for c in self._client.get_registered_clients() if c != hub_id]
+        names = self._client_names(ids)
         others = ", ".join(names) if names else "no other application yet"
         return SampStatus(True, f"connected to the SAMP hub ({others})", tuple(names))
 
