@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,11 @@ def _cutout_request(source: Any, position: SkyPosition) -> tuple[str, dict[str, 
 class ToolboxService:
     """`ToolboxController` over the app (see astrolens/domain/toolbox.py)."""
 
-    def __init__(self, app: AstroLensApp) -> None:
+    def __init__(self, app: AstroLensApp, *, mirrors: Mapping[str, str] | None = None) -> None:
         from astrolens.interop.samp import SampLink
 
         self.app = app
+        self.mirrors = dict(mirrors or {})  # survey id -> base URL of a mirror
         # The loop that listeners live on; known from the first await (nothing arrives over
         # SAMP before a connect, which is awaited), so the window may be built before it runs.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -224,7 +225,7 @@ class ToolboxService:
 
     async def fetch_cutout(self, candidate_id: int, survey: str) -> Path:
         cand = await self._one(candidate_id)
-        return await fetch_cutout(self.app, cand, survey)
+        return await fetch_cutout(self.app, cand, survey, base_url=self.mirrors.get(survey))
 
     async def close(self) -> None:
         await self._io(self.samp.close)

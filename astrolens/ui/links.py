@@ -85,16 +85,16 @@ def ned_url(position: SkyPosition, radius_arcsec: float = 10.0) -> str:
 
 def format_sexagesimal(position: SkyPosition) -> str:
     """'RA 10h 12m 03.4s, Dec +12° 03′ 04″' as a user reads it in papers."""
-    ra_h = position.ra_deg / 15.0
-    h = int(ra_h)
-    m = int((ra_h - h) * 60)
-    s = ((ra_h - h) * 60 - m) * 60
+    # Round once, in tenths of the smallest unit, then split: rounding each field on its own
+    # printed "+02° 08′ 60.0″" for +2.15°.
+    ra_tenths = round(position.ra_deg / 15.0 * 36_000) % (24 * 36_000)
+    h, rest = divmod(ra_tenths, 36_000)
+    m, tenths = divmod(rest, 600)
     sign = "-" if position.dec_deg < 0 else "+"
-    d_abs = abs(position.dec_deg)
-    d = int(d_abs)
-    dm = int((d_abs - d) * 60)
-    ds = ((d_abs - d) * 60 - dm) * 60
-    return f"{h:02d}h {m:02d}m {s:04.1f}s, {sign}{d:02d}° {dm:02d}′ {ds:04.1f}″"
+    dec_tenths = round(abs(position.dec_deg) * 36_000)
+    d, rest = divmod(dec_tenths, 36_000)
+    dm, dtenths = divmod(rest, 600)
+    return f"{h:02d}h {m:02d}m {tenths / 10:04.1f}s, {sign}{d:02d}° {dm:02d}′ {dtenths / 10:04.1f}″"
 
 
 # The sky viewers and catalogs, in the order menus list them.

@@ -111,3 +111,40 @@ def test_home_before_the_command_is_kept(
     assert (chosen / "data" / "astrolens.sqlite3").is_file()
     assert not (isolated_home / "data" / "astrolens.sqlite3").exists()
     assert main(["export", "--home", str(chosen), "-o", str(out)]) == 0  # after it, too
+
+
+def test_samp_hub_runs_until_interrupted(tmp_path: Path, isolated_home: Path) -> None:
+    """`astrolens samp hub`: a hub other tools (and `samp status`) find through ~/.samp."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from astrolens.interop.samp import SampLink
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "astrolens", "samp", "hub"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lockfile = Path(os.environ["HOME"]) / ".samp"
+        deadline = time.monotonic() + 60
+        while not lockfile.exists() and time.monotonic() < deadline and hub.poll() is None:
+            time.sleep(0.1)
+        assert lockfile.exists(), hub.stderr.read() if hub.poll() is not None else "no lockfile"
+        link = SampLink(tmp_path / "samp", lambda _e: None)
+        status = link.connect()
+        assert status.connected and status.clients == ()
+        link.close()
+    finally:
+        hub.send_signal(signal.SIGINT)
+        out, _ = hub.communicate(timeout=20)
+    assert hub.returncode == 0
+    assert "SAMP hub running at http://127.0.0.1:" in out
+    assert not lockfile.exists()  # the hub removed its lockfile on the way out

@@ -92,3 +92,9 @@ def test_every_viewer_is_offered_and_wraps_ra() -> None:
     wrapped = SkyPosition(360.0 + 1.5, 0.0)  # SkyPosition wraps RA into [0, 360)
     for _, build in SKY_VIEWERS:
         assert "1.500000" in build(wrapped)
+
+
+def test_sexagesimal_rounds_into_the_next_minute() -> None:
+    # +2.15° is 2° 09′ 00″, not "2° 08′ 60.0″"; 150.15° is 10h 00m 36.0s
+    assert format_sexagesimal(SkyPosition(150.15, 2.15)) == "10h 00m 36.0s, +02° 09′ 00.0″"
+    assert format_sexagesimal(SkyPosition(359.99999, -0.5)) == "00h 00m 00.0s, -00° 30′ 00.0″"

@@ -59,6 +59,13 @@ def test_send_to_export_and_follow_topcat(
     fake_services: FakeServices,
     tmp_path: Path,
 ) -> None:
+    from astrolens.app.toolbox import ToolboxService
+
+    # the window's toolbox, with the Legacy Survey stand-in as the survey's mirror
+    runtime._toolbox = ToolboxService(
+        runtime.app, mirrors={"legacy-survey": fake_services.base_url}
+    )
+    runtime.app.settings.sources["legacy-survey"].rate_per_s = 50
     opened: list[str] = []
     win = MainWindow(runtime, AgentBridge(runtime), url_opener=opened.append)
     qtbot.addWidget(win)
@@ -115,8 +122,15 @@ def test_send_to_export_and_follow_topcat(
     assert last.id != first.id, "the scan should give more than one candidate"
 
     # a sky viewer and a fresh cutout
+    menu.refresh()
     menu.viewers["Legacy Survey viewer"].trigger()
     assert parse_qs(urlparse(opened[-1]).query)["ra"] == [f"{sky.ra_deg:.6f}"]
+    menu.cutouts["legacy-survey"].trigger()
+    qtbot.waitUntil(lambda: "fresh legacy-survey cutout" in d.notice.text(), timeout=10000)
+    cutout = _path(opened[-1])
+    assert cutout.read_bytes()[:3] == b"\xff\xd8\xff"  # opened with the system's viewer
+    asked = fake_services.requests_to("/viewer/cutout.jpg")[-1].query
+    assert asked["ra"] == [f"{sky.ra_deg:.6f}"] and asked["dec"] == [f"{sky.dec_deg:.6f}"]
 
     # Export… the filtered list as a FITS table (the dialog answered by the test)
     out = tmp_path / "gallery.fits"
