@@ -36,6 +36,13 @@ def test_export_scan_and_send(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ids = [c["id"] for c in scanned]
+    assert scanned[0]["viewers"]["ESASky"].startswith("https://sky.esa.int/esasky/?target=")
+    assert main(["show", str(ids[0])]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        f"Legacy Survey viewer: https://www.legacysurvey.org/viewer?ra={scanned[0]['ra_deg']:.6f}"
+        in shown
+    )
     vot = tmp_path / "candidates.vot"
     assert main(["export", "-o", str(vot)]) == 0
     assert f"wrote {len(ids)} candidates to {vot} as votable" in capsys.readouterr().out
