@@ -176,12 +176,11 @@ class ToolboxService:
     # -- export
 
     async def export(
-        self, candidate_ids: Sequence[int], fmt: ExportFormat, path: Path
+        self, candidates: Sequence[Candidate], fmt: ExportFormat, path: Path
     ) -> ExportReport:
         from astrolens.interop.export import export_candidates
 
-        cands = await self._candidates(candidate_ids)
-        report: ExportReport = await self._io(export_candidates, cands, fmt, path)
+        report: ExportReport = await self._io(export_candidates, list(candidates), fmt, path)
         return report
 
     # -- SAMP
@@ -199,9 +198,8 @@ class ToolboxService:
         status: SampStatus = await self._io(self.samp.start_hub)
         return status
 
-    async def samp_send_table(self, candidate_ids: Sequence[int]) -> str:
-        cands = await self._candidates(candidate_ids)
-        message: str = await self._io(self.samp.send_table, cands)
+    async def samp_send_table(self, candidates: Sequence[Candidate]) -> str:
+        message: str = await self._io(self.samp.send_table, list(candidates))
         return message
 
     async def samp_point_at(self, candidate_id: int) -> str:

@@ -148,8 +148,10 @@ class ToolboxController(Protocol):
     """What the UI may ask of the agent to reach other tools. The app implements it; every
     coroutine pushes its blocking work (table writing, SAMP XML-RPC, downloads) to executors."""
 
+    # Lists travel as the Candidates the window already holds: re-reading thousands of them
+    # one by one from the store would cost more than writing them.
     async def export(
-        self, candidate_ids: Sequence[int], fmt: ExportFormat, path: Path
+        self, candidates: Sequence[Candidate], fmt: ExportFormat, path: Path
     ) -> ExportReport: ...
 
     async def samp_status(self) -> SampStatus:
@@ -160,7 +162,7 @@ class ToolboxController(Protocol):
         """Start a hub of our own: only when the user asks for it."""
         ...
 
-    async def samp_send_table(self, candidate_ids: Sequence[int]) -> str: ...
+    async def samp_send_table(self, candidates: Sequence[Candidate]) -> str: ...
 
     async def samp_point_at(self, candidate_id: int) -> str: ...
 

@@ -36,7 +36,13 @@ from astrolens.ui import imageio, theme
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.gallery_model import CandidateListModel, CandidateRole
 from astrolens.ui.links import format_sexagesimal, ned_url, simbad_url
-from astrolens.ui.send_to import SendToMenu, ask_export_path, export_ids, send_to_button, toolbox_of
+from astrolens.ui.send_to import (
+    SendToMenu,
+    ask_export_path,
+    export_list,
+    send_to_button,
+    toolbox_of,
+)
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
@@ -278,7 +284,7 @@ class GalleryPanel(QWidget):
         self.details.open_verification.connect(self.open_verification.emit)
         self.details.open_candidate.connect(self.show_candidate_id)
         self.details.link_requested.connect(self.link_requested.emit)
-        self.details.send_to.listed = self.filtered_ids
+        self.details.send_to.listed = self.filtered
         self.details.send_to.send_list.setVisible(True)
         self.export.setEnabled(toolbox_of(controller) is not None)
 
@@ -311,10 +317,10 @@ class GalleryPanel(QWidget):
     def apply_filters(self) -> None:
         self.model.set_query(self.current_filter())
 
-    async def filtered_ids(self) -> list[int]:
+    async def filtered(self) -> list[Candidate]:
         """Every candidate the filters select, not only the tiles loaded so far."""
         query = dataclasses.replace(self.current_filter(), limit=1_000_000, offset=0)
-        return [c.id for c in await self.controller.candidates(query)]
+        return await self.controller.candidates(query)
 
     def shown_candidates(self) -> list[Candidate]:
         return [c for c in (self.model.candidate_at(r) for r in range(self.model.rowCount())) if c]
@@ -329,7 +335,7 @@ class GalleryPanel(QWidget):
         async def go() -> None:
             self.details.notice.setText(f"exporting to {path.name}…")
             self.details.notice.setText(
-                await export_ids(toolbox, await self.filtered_ids(), path, fmt)
+                await export_list(toolbox, await self.filtered(), path, fmt)
             )
 
         spawn(go(), name="gallery-export")

@@ -50,8 +50,8 @@ def toolbox_of(controller: object) -> ToolboxController | None:
 class SendToMenu(QMenu):
     """SAMP messages, sky viewers and fresh cutouts for the current candidate.
 
-    `current` gives the candidate on screen; `listed` (optional) the ids of the list the panel
-    shows, for 'this list as a table'.
+    `current` gives the candidate on screen; `listed` (optional) the candidates of the list the
+    panel shows, for 'this list as a table'.
     """
 
     message = pyqtSignal(str)  # what happened, for the panel's status line
@@ -61,7 +61,7 @@ class SendToMenu(QMenu):
         self,
         toolbox: ToolboxController | None,
         current: Callable[[], Candidate | None],
-        listed: Callable[[], Awaitable[list[int]]] | None = None,
+        listed: Callable[[], Awaitable[list[Candidate]]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Send to", parent)
@@ -140,7 +140,7 @@ class SendToMenu(QMenu):
     def _send_one(self) -> None:
         cand, toolbox = self.current(), self.toolbox
         if cand is not None and toolbox is not None:
-            self._run("table", lambda: toolbox.samp_send_table([cand.id]))
+            self._run("table", lambda: toolbox.samp_send_table([cand]))
 
     def _point(self) -> None:
         cand, toolbox = self.current(), self.toolbox
@@ -196,14 +196,17 @@ def send_to_button(menu: SendToMenu) -> QPushButton:
     return button
 
 
-async def export_ids(
-    toolbox: ToolboxController, ids: list[int], path: Path, fmt: ExportFormat | None = None
+async def export_list(
+    toolbox: ToolboxController,
+    candidates: list[Candidate],
+    path: Path,
+    fmt: ExportFormat | None = None,
 ) -> str:
     chosen = fmt or format_for_path(path) or ExportFormat.VOTABLE
     if path.suffix.lower() != chosen.suffix and format_for_path(path) is None:
         path = path.with_name(path.name + chosen.suffix)
     try:
-        report = await toolbox.export(ids, chosen, path)
+        report = await toolbox.export(candidates, chosen, path)
     except (AstroLensError, OSError) as exc:
         return f"export failed: {exc}"
     return report.text()
