@@ -88,6 +88,7 @@ class AgentRuntime:
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
         self._renderer: Any = None  # imaging.display.DisplayRenderer, built on first use
+        self._toolbox: Any = None  # ToolboxService, built on first use
 
     # ------------------------------------------------------------------ events
 
@@ -462,6 +463,15 @@ class AgentRuntime:
     async def annotations(self, image_id: int) -> list[Annotation]:
         return await self._db(lambda r: r.annotations(image_id))  # type: ignore[no-any-return]
 
+    @property
+    def toolbox(self) -> Any:
+        """Export, SAMP and fresh cutouts for the window (astrolens/app/toolbox.py)."""
+        if self._toolbox is None:
+            from astrolens.app.toolbox import ToolboxService
+
+            self._toolbox = ToolboxService(self.app)
+        return self._toolbox
+
     # ------------------------------------------------------------------ learning
 
     @property
@@ -630,6 +640,9 @@ class AgentRuntime:
                 await asyncio.wait_for(task, 5.0)
         if self._pipeline is not None:
             await self._pipeline.stop()
+        if self._toolbox is not None:
+            with contextlib.suppress(Exception):  # unregister from the SAMP hub
+                await asyncio.wait_for(self._toolbox.close(), 5.0)
         if self._learning is not None:
             self._learning.runner.cancel()
             await self._learning.runner.wait()

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- the local REST API and the LLM annotator: their own module
     add_parsers(sub, _add_common)
+    from astrolens.app import commands_toolbox
+
+    commands_toolbox.add_parsers(sub, _add_common)
 
     # -- the learning loop (train, runs): its own module
     from astrolens.app.commands_learning import add_learning_parsers
@@ -223,6 +226,12 @@ def _show_running_window(data_dir: Path) -> bool:
     return False
 
 
+def _toolbox_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
+    from astrolens.app import commands_toolbox as t
+
+    return {"export": t.export, "samp": t.samp, "cutout": t.cutout, "targets": t.targets}
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from astrolens.app import commands, commands_api, commands_crossref
 
@@ -261,6 +270,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "api-token": commands_api.api_token,
         "annotate": commands_api.annotate,
         **_learning_handlers(),
+        **_toolbox_handlers(),
     }[command]
     return handler(args)
 

@@ -35,6 +35,7 @@ from astrolens.domain.events import (
     Unusual,
 )
 from astrolens.domain.events import Progress as ProgressEvent
+from astrolens.ui.links import SKY_VIEWERS
 
 
 class _Rate(TextColumn):
@@ -229,6 +230,7 @@ def candidate_dict(c: Candidate) -> dict[str, Any]:
         "parent_uri": c.image.parent_uri,
         "ra_deg": sky.ra_deg if sky else None,
         "dec_deg": sky.dec_deg if sky else None,
+        "viewers": {name: build(sky) for name, build in SKY_VIEWERS} if sky else None,
         "image_path": c.image.image_path,
         "catalog_verdict": c.catalog_verdict.value,
         "crossmatches": [
@@ -267,6 +269,8 @@ def candidate_detail(console: Console, c: Candidate) -> None:
         console.print(f"  stamp of: {d['parent_uri']}")
     sky = c.image.provenance.sky
     console.print(f"  position: {sky}" if sky else "  position: unknown (no WCS)")
+    for name, url in (d["viewers"] or {}).items():
+        console.print(f"    {name}: {url}", soft_wrap=True)  # whole, so it stays clickable
     console.print(f"  stored image: {d['image_path']}")
     if c.result.detector_scores:
         console.print(

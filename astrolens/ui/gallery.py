@@ -3,6 +3,7 @@ zoomable viewer, per-detector scores, sky position with links, and 'more like th
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from PyQt6.QtCore import QModelIndex, QRect, QSize, Qt, pyqtSignal
@@ -35,6 +36,13 @@ from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.display import to_pixmap
 from astrolens.ui.gallery_model import CandidateListModel, CandidateRole
 from astrolens.ui.links import format_sexagesimal, ned_url, simbad_url
+from astrolens.ui.send_to import (
+    SendToMenu,
+    ask_export_path,
+    export_list,
+    send_to_button,
+    toolbox_of,
+)
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
@@ -129,6 +137,12 @@ class CandidateDetails(QWidget):
             lambda: self.candidate and self.open_verification.emit(self.candidate.id)
         )
         self.verify.setEnabled(False)
+        self.send_to = SendToMenu(toolbox_of(controller), lambda: self.candidate, parent=self)
+        self.send_to.link_requested.connect(self.link_requested.emit)
+        self.notice = QLabel()  # what Send to / Export did
+        self.notice.setObjectName("muted")
+        self.notice.setWordWrap(True)
+        self.send_to.message.connect(self.notice.setText)
 
         info = QFormLayout()
         info.addRow(self.summary)
@@ -141,7 +155,11 @@ class CandidateDetails(QWidget):
         lay.addWidget(self.detectors)
         lay.addWidget(QLabel("More like this"))
         lay.addWidget(self.neighbours)
-        lay.addWidget(self.verify)
+        actions = QHBoxLayout()
+        actions.addWidget(self.verify, 1)
+        actions.addWidget(send_to_button(self.send_to))
+        lay.addLayout(actions)
+        lay.addWidget(self.notice)
 
     def show_candidate(self, cand: Candidate) -> None:
         self.candidate = cand
@@ -242,12 +260,16 @@ class GalleryPanel(QWidget):
             self.order.addItem(text, key)
         self.count = QLabel()
         self.count.setObjectName("muted")
+        self.export = QPushButton("Export…")
+        self.export.setToolTip("The candidates of this filter as VOTable, FITS, CSV, … or regions")
+        self.export.clicked.connect(self.export_filtered)
         bar = QHBoxLayout()
         for w in (self.verdict, self.source, self.since, self.labelled, self.catalog, self.order):
             bar.addWidget(w)
             w.currentIndexChanged.connect(self.apply_filters)
         bar.addStretch(1)
         bar.addWidget(self.count)
+        bar.addWidget(self.export)
 
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -267,6 +289,9 @@ class GalleryPanel(QWidget):
         self.details.open_verification.connect(self.open_verification.emit)
         self.details.open_candidate.connect(self.show_candidate_id)
         self.details.link_requested.connect(self.link_requested.emit)
+        self.details.send_to.listed = self.filtered
+        self.details.send_to.send_list.setVisible(True)
+        self.export.setEnabled(toolbox_of(controller) is not None)
 
         split = QSplitter()
         split.addWidget(self.view)
@@ -296,6 +321,29 @@ class GalleryPanel(QWidget):
 
     def apply_filters(self) -> None:
         self.model.set_query(self.current_filter())
+
+    async def filtered(self) -> list[Candidate]:
+        """Every candidate the filters select, not only the tiles loaded so far."""
+        query = dataclasses.replace(self.current_filter(), limit=1_000_000, offset=0)
+        return await self.controller.candidates(query)
+
+    def shown_candidates(self) -> list[Candidate]:
+        return [c for c in (self.model.candidate_at(r) for r in range(self.model.rowCount())) if c]
+
+    def export_filtered(self, *, choose=ask_export_path) -> None:  # type: ignore[no-untyped-def]
+        toolbox = toolbox_of(self.controller)
+        chosen = choose(self)
+        if toolbox is None or chosen is None:
+            return
+        path, fmt = chosen
+
+        async def go() -> None:
+            self.details.notice.setText(f"exporting to {path.name}…")
+            self.details.notice.setText(
+                await export_list(toolbox, await self.filtered(), path, fmt)
+            )
+
+        spawn(go(), name="gallery-export")
 
     def _new_candidates(self) -> None:
         # Reload only when visible; otherwise on the next show (no work for a hidden grid).

@@ -21,6 +21,7 @@ from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.discovery import DiscoveryPanel
 from astrolens.ui.gallery import GalleryPanel
 from astrolens.ui.icons import app_icon
+from astrolens.ui.send_to import SampFollower, toolbox_of
 from astrolens.ui.settings_panel import SettingsPanel
 from astrolens.ui.tasks import spawn
 from astrolens.ui.training import TrainingPanel
@@ -103,6 +104,11 @@ class MainWindow(QMainWindow):
         self._verification_loaded = False
         self.geometry_file = geometry_file
         self._restore_geometry()
+        toolbox = toolbox_of(controller)
+        if toolbox is not None:  # TOPCAT/Aladin pointing selects a candidate here
+            self.samp_follower = SampFollower(toolbox, self.gallery.shown_candidates, self)
+            self.samp_follower.selected.connect(self._select_from_samp)
+            self.samp_follower.message.connect(lambda t: self.statusBar().showMessage(t, 8000))
 
     # ------------------------------------------------------------------ geometry
 
@@ -151,6 +157,12 @@ class MainWindow(QMainWindow):
         # closing to the tray and quitting both hide the window: remember where it was
         self.save_geometry()
         super().hideEvent(event)
+
+    def _select_from_samp(self, image_id: int) -> None:
+        if self.current_panel == "Verification":
+            self.verification.open_candidate(image_id)
+        else:
+            self.gallery.show_candidate_id(image_id)
 
     def show_message(self, text: str) -> None:
         self.banner.setText(text)

@@ -41,6 +41,9 @@ LABEL_TEXT = {
 
 
 def display_name(candidate: Candidate) -> str:
+    target = candidate.image.provenance.extra.get("target")
+    if isinstance(target, str) and target:  # a row of the user's own target list
+        return target
     # File URIs are percent-encoded ("J150113.98%2B084208.1.jpg"): show the real name.
     return unquote(candidate.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 

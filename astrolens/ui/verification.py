@@ -33,6 +33,7 @@ from astrolens.domain.scoring import Verdict, not_yet_significant
 from astrolens.ui import theme
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.links import ned_url, simbad_url
+from astrolens.ui.send_to import SendToMenu, send_to_button, toolbox_of
 from astrolens.ui.tasks import spawn
 from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
 from astrolens.ui.viewer import ImageViewer
@@ -124,6 +125,8 @@ class VerificationPanel(QWidget):
         self.ned = QPushButton("Open in NED")
         self.simbad.clicked.connect(lambda: self._open_link("simbad"))
         self.ned.clicked.connect(lambda: self._open_link("ned"))
+        self.send_to = SendToMenu(toolbox_of(controller), lambda: self.candidate, parent=self)
+        self.send_to.link_requested.connect(self.link_requested.emit)
 
         self.buttons: dict[LabelValue, QPushButton] = {}
         labels = QHBoxLayout()
@@ -196,6 +199,9 @@ class VerificationPanel(QWidget):
         links = QHBoxLayout()
         links.addWidget(self.simbad)
         links.addWidget(self.ned)
+        send_to = send_to_button(self.send_to)
+        send_to.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        links.addWidget(send_to)
         links.addStretch(1)
         rl.addLayout(links)
         rl.addLayout(labels)
@@ -232,6 +238,7 @@ class VerificationPanel(QWidget):
             QShortcut(QKeySequence(seq), self, fn, context=ctx)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         bridge.catalog_checked.connect(self._catalog_changed)
+        self.send_to.message.connect(self.status.setText)
         self._set_enabled(False)
 
     # ------------------------------------------------------------------ queue
