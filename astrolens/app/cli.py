@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine = sub.add_parser("quarantine", help="files that could not be read, and why")
     _add_common(quarantine)
 
-    from astrolens.app import commands_crossref
+    from astrolens.app import commands_batch, commands_crossref
 
     commands_crossref.add_parser(sub, _add_common)
+    commands_batch.add_parsers(sub, _add_common)
 
     # -- the learning loop (train, runs): its own module
     from astrolens.app.commands_learning import add_learning_parsers
@@ -140,7 +141,7 @@ def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from astrolens.app import commands, commands_crossref
+    from astrolens.app import commands, commands_batch, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
@@ -168,6 +169,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "sources": commands.sources,
         "quarantine": commands.quarantine,
         "crossref": commands_crossref.crossref,
+        "batch": commands_batch.batch,
+        "ingest": commands_batch.ingest,
         **_learning_handlers(),
     }[command]
     return handler(args)

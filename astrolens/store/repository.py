@@ -67,6 +67,18 @@ _CANDIDATE_VERDICTS = frozenset({Verdict.ANOMALY, Verdict.NEAR_MISS})
 _IN_CHUNK = 500
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScoredImageInput:
+    """One row of `add_scored_images`: what `add_scored_image` takes, as one value."""
+
+    image: DecodedImage
+    image_path: str | None
+    thumb_path: str | None
+    embedding: Embedding
+    model_id: str
+    result: ScoreResult
+
+
 def default_retry_delay(attempts: int) -> timedelta:
     """How long to wait before asking a failed catalog again: 5 min doubling, capped at a day."""
     return min(timedelta(minutes=5) * (1 << max(0, attempts - 1)), timedelta(days=1))
@@ -406,6 +418,28 @@ class SqliteRepository:
                 if result is not None:
                     self._insert_score(row.id, model_id, result)
             return convert.image_record(row)
+
+    @_bound
+    def add_scored_images(
+        self, items: Sequence[ScoredImageInput]
+    ) -> list[tuple[ImageRecord, bool]]:
+        """Many `add_scored_image`s in one transaction (a batch ingest: one commit, not one
+        per row). Returns (record, created) per item; content already stored is left as it is.
+        """
+        out: list[tuple[ImageRecord, bool]] = []
+        with self._db.atomic():
+            for item in items:
+                if item.embedding.model_id != item.model_id:
+                    raise ModelMismatchError(
+                        f"embedding of {item.embedding.model_id!r} cannot be stored as "
+                        f"{item.model_id!r}"
+                    )
+                row, created = self._insert_image(item.image, item.image_path, item.thumb_path)
+                if created:
+                    self._upsert_embedding(row.id, item.embedding)
+                    self._insert_score(row.id, item.model_id, item.result)
+                out.append((convert.image_record(row), created))
+        return out
 
     @_bound
     def set_rank_score(self, image_id: int, rank_score: float | None) -> None:
