@@ -201,4 +201,5 @@ def run_partitions(
             if on_progress:
                 on_progress(count, len(todo))
     summary.seconds = time.perf_counter() - started
+    sweep_temp_files(output)  # a worker killed while writing left one; its task ran again
     return summary

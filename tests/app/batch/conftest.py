@@ -17,4 +17,3 @@ def bench(shared_data: Path) -> Path:
 @pytest.fixture
 def rings_reference(bench: Path) -> Path:
     return bench / "rings" / "reference"
-

@@ -23,7 +23,6 @@ from astrolens.domain.records import CandidateOrder, LabelState
 from astrolens.domain.scoring import Verdict
 
 
-
 def bench_files(bench: Path, track: str, split: str, limit: int | None = None) -> list[Path]:
     return sorted((bench / track / split).iterdir())[:limit]
 
@@ -41,10 +40,8 @@ def inputs(tmp_path: Path, bench: Path) -> tuple[Path, list[Path], Path, Path]:
 
 
 def _batch(listing: Path, ref: Path, out: Path) -> int:
-    return main(
-        ["batch", "--reference", str(ref), "--workers", "2", "--partition-size", "25"]
-        + ["--output", str(out), str(listing)]
-    )
+    args = ["--reference", str(ref), "--workers", "2", "--partition-size", "25"]
+    return main(["batch", *args, "--output", str(out), str(listing)])
 
 
 def test_batch_scores_resumes_and_ingests(
@@ -79,13 +76,8 @@ def test_batch_scores_resumes_and_ingests(
 
     # 2. Same scores as `astrolens score` (the benchmark contract) on the rings test split.
     scores_csv = tmp_path / "scores.csv"
-    assert (
-        main(
-            ["score", "--reference", str(rings_reference), "--output", str(scores_csv)]
-            + [str(bench / "rings" / "test")]
-        )
-        == 0
-    )
+    args = ["--reference", str(rings_reference), "--output", str(scores_csv)]
+    assert main(["score", *args, str(bench / "rings" / "test")]) == 0
     with scores_csv.open() as fh:
         single = {r["path"]: float(r["score"]) for r in csv.DictReader(fh)}
     paths = sorted(single)
@@ -107,10 +99,8 @@ def test_batch_scores_resumes_and_ingests(
     assert read_rows(out).num_rows == len(images) + 2
 
     # ... and a rerun against another reference is refused, not mixed in.
-    assert main(
-        ["batch", "--reference", str(bench / "gz" / "reference"), "--output", str(out)]
-        + [str(listing)]
-    ) == 2
+    other = ["--reference", str(bench / "gz" / "reference"), "--output", str(out)]
+    assert main(["batch", *other, str(listing)]) == 2
     assert "use a new --output folder" in capsys.readouterr().err
 
     # 4. Ingest: candidates become reviewable in the store with their provenance.
