@@ -26,8 +26,9 @@ def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None])
         help="score many images on a Dask cluster, writing Parquet shards "
         "(needs: pip install 'astrolens[cluster]')",
         description="Fit the reference once, then decode, embed and score INPUTs (folders, "
-        "files listing paths one per line, or images) on Dask workers. Rerun the same "
-        "command to resume: shards already written are skipped.",
+        "images, .txt/.lst files listing paths one per line, or .csv target catalogs with "
+        "ra/dec columns, whose Legacy Survey cutouts are fetched first, politely) on Dask "
+        "workers. Rerun the same command to resume: shards already written are skipped.",
     )
     add_common(batch)
     batch.add_argument("--reference", type=Path, required=True, metavar="REF_DIR")
@@ -62,9 +63,9 @@ def _console() -> Console:
 
 
 @contextmanager
-def _progress(console: Console) -> Iterator[Callable[[int, int], None]]:
+def _progress(console: Console, what: str) -> Iterator[Callable[[int, int], None]]:
     bar = Progress(
-        TextColumn("scoring partitions"),
+        TextColumn(what),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -131,8 +132,11 @@ def batch(args: argparse.Namespace) -> int:
         options=AppOptions(aggressive=True if args.aggressive else None, model=args.model)
     )
     try:
-        console.print("fitting the reference model (once per output folder)…")
-        ref, parts = prepare(app, reference, inputs, args.output, args.partition_size)
+        console.print("planning, and fitting the reference model (once per output folder)…")
+        with _progress(console, "fetching catalog cutouts") as on_fetch:
+            ref, parts = prepare(
+                app, reference, inputs, args.output, args.partition_size, on_fetch=on_fetch
+            )
     finally:
         app.close()
     console.print(
@@ -142,7 +146,7 @@ def batch(args: argparse.Namespace) -> int:
     with open_client(args.scheduler, args.workers) as client:
         workers = len(client.scheduler_info().get("workers", {}))
         console.print(f"Dask scheduler {client.scheduler.address} with {workers} workers")
-        with _progress(console) as on_progress:
+        with _progress(console, "scoring partitions") as on_progress:
             summary = run_partitions(client, ref, parts, args.output, on_progress)
     _summary_table(console, summary)
     return EXIT_PARTIAL if summary.failed_partitions else 0

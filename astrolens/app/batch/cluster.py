@@ -45,7 +45,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # The scheduler's HTTP server on a free port: the default 8787 clashes with any
+            # other cluster on the machine (there is no dashboard anyway without bokeh).
+            dashboard_address="127.0.0.1:0",
             env=SINGLE_THREAD_ENV,
         ) as cluster,
         Client(cluster) as client,

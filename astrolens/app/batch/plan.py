@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ class WorkItem:
     uri: str
     ra: float | None = None
     dec: float | None = None
+    error: str | None = None  # known before scoring (a cutout that could not be fetched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +52,15 @@ def read_file_list(path: Path) -> list[Path]:
     return found
 
 
-def collect_items(inputs: Sequence[Path]) -> list[WorkItem]:
-    """Every image the inputs name, each once, in a stable order.
+def is_catalog(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in CATALOG_SUFFIXES
+
+
+def collect_items(
+    inputs: Sequence[Path], fetch_catalog: Callable[[Path], list[WorkItem]] | None = None
+) -> list[WorkItem]:
+    """Every image the inputs name, each once, in a stable order (`fetch_catalog` turns a
+    target catalog into fetched cutouts; see targets.py).
 
     A listed file that does not exist still becomes an item: the worker turns it into an error
     row, so the summary says which line of the list was wrong instead of dropping it quietly.
@@ -61,11 +69,10 @@ def collect_items(inputs: Sequence[Path]) -> list[WorkItem]:
     for path in inputs:
         if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
             items.extend(WorkItem(str(p)) for p in read_file_list(path))
-        elif path.is_file() and path.suffix.lower() in CATALOG_SUFFIXES:
-            raise ConfigurationError(
-                f"{path} is a target catalog: its cutouts must be fetched first "
-                "(astrolens batch does this; collect_items only lists files)"
-            )
+        elif is_catalog(path):
+            if fetch_catalog is None:
+                raise ConfigurationError(f"{path}: target catalogs need their cutouts fetched")
+            items.extend(fetch_catalog(path))
         else:
             items.extend(WorkItem(str(p)) for p in list_images([path]))
     return list(dict.fromkeys(items))
@@ -90,18 +97,20 @@ def write_plan(partitions: Sequence[Partition], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    uris, ras, decs, parts = [], [], [], []
+    uris, ras, decs, errors, parts = [], [], [], [], []
     for part in partitions:
         for item in part.items:
             uris.append(item.uri)
             ras.append(item.ra)
             decs.append(item.dec)
+            errors.append(item.error)
             parts.append(part.index)
     table = pa.table(
         {
             "uri": pa.array(uris, pa.string()),
             "ra": pa.array(ras, pa.float64()),
             "dec": pa.array(decs, pa.float64()),
+            "error": pa.array(errors, pa.string()),
             "partition": pa.array(parts, pa.int32()),
         }
     )
@@ -115,8 +124,8 @@ def read_plan(path: Path) -> list[Partition]:
 
     table = pq.read_table(path).to_pydict()
     grouped: dict[int, list[WorkItem]] = {}
-    for uri, ra, dec, part in zip(
-        table["uri"], table["ra"], table["dec"], table["partition"], strict=True
+    for uri, ra, dec, error, part in zip(
+        table["uri"], table["ra"], table["dec"], table["error"], table["partition"], strict=True
     ):
-        grouped.setdefault(int(part), []).append(WorkItem(uri, ra, dec))
+        grouped.setdefault(int(part), []).append(WorkItem(uri, ra, dec, error))
     return [Partition(i, tuple(grouped[i])) for i in sorted(grouped)]

@@ -21,6 +21,7 @@ from typing import Any
 from astrolens.app.batch.plan import (
     PLAN_FILE,
     Partition,
+    WorkItem,
     collect_items,
     inputs_digest,
     partition,
@@ -109,6 +110,8 @@ def prepare(
     inputs: Sequence[Path],
     output: Path,
     partition_size: int = DEFAULT_PARTITION_SIZE,
+    source_config: Any | None = None,
+    on_fetch: Callable[[int, int], None] | None = None,
 ) -> tuple[ReferenceModel, list[Partition]]:
     """The reference model and the plan of `output`: made on the first run, reused after."""
     output.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,15 @@ def prepare(
                 f"{app.settings.model!r}; use a new --output folder"
             )
         return ref, read_plan(output / PLAN_FILE)
-    items = collect_items(inputs)
+
+    def fetch_catalog(catalog: Path) -> list[WorkItem]:
+        from astrolens.app.batch.targets import fetch_target_cutouts
+
+        return fetch_target_cutouts(
+            app, catalog, output, source_config, on_fetch or (lambda done, total: None)
+        )
+
+    items = collect_items(inputs, fetch_catalog)
     if not items:
         raise AstroLensError("no images found in the inputs")
     ref = build_reference(app, reference_dir)

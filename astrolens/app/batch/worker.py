@@ -125,6 +125,9 @@ def score_rows(ref: ReferenceModel, part: Partition) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [_base_row(ref, part, item) for item in part.items]
     decoded: list[tuple[int, Any]] = []
     for i, item in enumerate(part.items):
+        if item.error:
+            rows[i]["error"] = item.error
+            continue
         try:
             image = _decode(decoder, item)
         except Exception as exc:  # any unreadable file is a row, never a crashed job
