@@ -392,3 +392,28 @@ def test_two_open_repositories_do_not_mix(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_add_scored_images_stores_many_in_one_transaction(repo: SqliteRepository) -> None:
+    from astrolens.store.repository import ScoredImageInput
+
+    def item(seed: int, verdict: Verdict, model: str = MODEL) -> ScoredImageInput:
+        return ScoredImageInput(
+            decoded(seed, source_id="batch"),
+            None,
+            None,
+            embedding(seed, model=model),
+            MODEL,
+            result(verdict, score=float(seed)),
+        )
+
+    stored = repo.add_scored_images([item(1, Verdict.ANOMALY), item(2, Verdict.NEAR_MISS)])
+    assert [created for _, created in stored] == [True, True]
+    assert {c.image.provenance.uri for c in repo.candidates(limit=10)} == {
+        r.provenance.uri for r, _ in stored
+    }
+    # The same content again is left as it is; a bad item rolls the whole batch back.
+    assert [c for _, c in repo.add_scored_images([item(1, Verdict.ANOMALY)])] == [False]
+    with pytest.raises(ModelMismatchError):
+        repo.add_scored_images([item(3, Verdict.ANOMALY), item(4, Verdict.ANOMALY, "other")])
+    assert repo.count_images() == 2
