@@ -118,6 +118,7 @@ def batch(args: argparse.Namespace) -> int:
 
     require_cluster_extra()
     from astrolens.app.batch.cluster import open_client
+    from astrolens.app.batch.plan import is_catalog
     from astrolens.app.batch.run import prepare, run_partitions
     from astrolens.app.context import AppOptions, AstroLensApp
 
@@ -133,7 +134,8 @@ def batch(args: argparse.Namespace) -> int:
     )
     try:
         console.print("planning, and fitting the reference model (once per output folder)…")
-        with _progress(console, "fetching catalog cutouts") as on_fetch:
+        what = "fetching catalog cutouts" if any(map(is_catalog, inputs)) else "planning"
+        with _progress(console, what) as on_fetch:
             ref, parts = prepare(
                 app, reference, inputs, args.output, args.partition_size, on_fetch=on_fetch
             )
