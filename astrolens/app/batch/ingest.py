@@ -90,8 +90,14 @@ def _quantiles(scores: np.ndarray) -> dict[str, float]:
     return out
 
 
-def ingest(app: Any, output: Path) -> IngestSummary:
+def _read(decoder: Any, path: Path) -> tuple[DecodedImage, bytes]:
+    """The image as the worker saw it, and the file's bytes for the stored copy."""
     from astrolens.app.batch_score import _decode_whole
+
+    return _decode_whole(decoder, path), path.read_bytes()
+
+
+def ingest(app: Any, output: Path) -> IngestSummary:
     from astrolens.store.repository import ScoredImageInput
 
     manifest_path = output / MANIFEST_FILE
@@ -121,13 +127,13 @@ def ingest(app: Any, output: Path) -> IngestSummary:
     batch = output.resolve().name
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        futures: list[Future[DecodedImage]] = [
-            app.executors.io.submit(_decode_whole, app.decoder, Path(r["uri"])) for r in chunk
+        futures: list[Future[tuple[DecodedImage, bytes]]] = [
+            app.executors.io.submit(_read, app.decoder, Path(r["uri"])) for r in chunk
         ]
         inputs: list[ScoredImageInput] = []
         for row, future in zip(chunk, futures, strict=True):
             try:
-                image = future.result()
+                image, original = future.result()
             except Exception as exc:
                 summary.unreadable.append((row["uri"], str(exc)))
                 continue
@@ -136,7 +142,7 @@ def ingest(app: Any, output: Path) -> IngestSummary:
                 continue
             image = _with_provenance(image, row, batch)
             image_path, thumb_path = app.executors.io.submit(
-                app.blobs.put_image, image, None
+                app.blobs.put_image, image, original
             ).result()
             vector = np.asarray(row["embedding"], dtype=np.float32)
             inputs.append(
