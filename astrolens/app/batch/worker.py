@@ -119,33 +119,44 @@ def _base_row(ref: ReferenceModel, part: Partition, item: WorkItem) -> dict[str,
     }
 
 
+def _decode_into(decoder: Any, item: WorkItem, row: dict[str, Any]) -> Any | None:
+    """The decoded image, or None with the reason in the row."""
+    if item.error:
+        row["error"] = item.error
+        return None
+    try:
+        image = _decode(decoder, item)
+    except Exception as exc:  # any unreadable file is a row, never a crashed job
+        row["error"] = _error_text(exc)
+        return None
+    sky = image.provenance.sky
+    if sky is not None and row["ra"] is None:
+        row["ra"], row["dec"] = sky.ra_deg, sky.dec_deg
+    row["content_hash"] = image.content_hash
+    return image
+
+
 def score_rows(ref: ReferenceModel, part: Partition) -> list[dict[str, Any]]:
-    """Every item of the partition as one row, in the partition's order."""
+    """Every item of the partition as one row, in the partition's order.
+
+    Decoded in slices of EMBED_BATCH that are embedded and dropped at once: a worker holds
+    32 images' pixels at a time, not a whole partition's (memory stays flat per worker
+    whatever the partition size or cutout size)."""
     decoder, embedder = _models_for(ref)
     rows: list[dict[str, Any]] = [_base_row(ref, part, item) for item in part.items]
-    decoded: list[tuple[int, Any]] = []
-    for i, item in enumerate(part.items):
-        if item.error:
-            rows[i]["error"] = item.error
-            continue
-        try:
-            image = _decode(decoder, item)
-        except Exception as exc:  # any unreadable file is a row, never a crashed job
-            rows[i]["error"] = _error_text(exc)
-            continue
-        sky = image.provenance.sky
-        if sky is not None and rows[i]["ra"] is None:
-            rows[i]["ra"], rows[i]["dec"] = sky.ra_deg, sky.dec_deg
-        rows[i]["content_hash"] = image.content_hash
-        decoded.append((i, image))
-    vectors = _embed(embedder, [image.pixels for _, image in decoded])
     scored: list[tuple[int, np.ndarray]] = []
-    for (i, _), vector in zip(decoded, vectors, strict=True):
-        if isinstance(vector, Exception):
-            rows[i]["error"] = _error_text(vector)
-        else:
-            scored.append((i, np.asarray(vector, dtype=np.float32)))
-    decoded.clear()  # the pixels: the biggest thing a partition holds
+    for start in range(0, len(part.items), EMBED_BATCH):
+        decoded = [
+            (i, image)
+            for i in range(start, min(start + EMBED_BATCH, len(part.items)))
+            if (image := _decode_into(decoder, part.items[i], rows[i])) is not None
+        ]
+        vectors = _embed(embedder, [image.pixels for _, image in decoded])
+        for (i, _), vector in zip(decoded, vectors, strict=True):
+            if isinstance(vector, Exception):
+                rows[i]["error"] = _error_text(vector)
+            else:
+                scored.append((i, np.asarray(vector, dtype=np.float32)))
     if scored:
         matrix = np.stack([v for _, v in scored])
         results = ref.scorer().score(matrix)
