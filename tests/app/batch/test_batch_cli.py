@@ -44,6 +44,8 @@ def _batch(listing: Path, ref: Path, out: Path) -> int:
     return main(["batch", *args, "--output", str(out), str(listing)])
 
 
+# Real models on a LocalCluster: minutes when the shared 2 cores are busy.
+@pytest.mark.timeout(900)
 def test_batch_scores_resumes_and_ingests(
     tmp_path: Path,
     inputs: tuple[Path, list[Path], Path, Path],

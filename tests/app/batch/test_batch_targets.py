@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from astrolens.app.batch.cluster import open_client
 from astrolens.app.batch.run import prepare, run_partitions
 from astrolens.app.batch.shards import read_rows
@@ -15,6 +17,8 @@ from tests.sources.fake_services import Fault, online_configs, start_fake_servic
 TARGETS = [(150.1, 2.2), (150.2, 2.3), (210.8, 54.35), (35.5, -4.7)]
 
 
+# Real models on a LocalCluster: minutes when the shared 2 cores are busy.
+@pytest.mark.timeout(900)
 def test_catalog_rows_become_fetched_cutouts_scored_with_their_position(
     tmp_path: Path, shared_data: Path, rings_reference: Path
 ) -> None:

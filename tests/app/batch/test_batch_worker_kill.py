@@ -6,12 +6,16 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from astrolens.app.batch.cluster import open_client
 from astrolens.app.batch.run import prepare, run_partitions
 from astrolens.app.batch.shards import read_rows
 from astrolens.app.context import AstroLensApp
 
 
+# Real models on a LocalCluster: minutes when the shared 2 cores are busy.
+@pytest.mark.timeout(900)
 def test_killed_worker_still_completes_with_every_row_once(
     tmp_path: Path, bench: Path, rings_reference: Path
 ) -> None:
