@@ -10,7 +10,7 @@ ARGS ?=
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev,cluster]'
 	$(BIN)/python -m astrolens.ml.embedders.onnx_export
 	touch $(STAMP)
 

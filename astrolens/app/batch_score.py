@@ -116,24 +116,42 @@ def embed_paths(
     return kept, matrix, failed
 
 
-def score_paths(
-    app: Any, reference_dir: Path, queries: Sequence[Path]
-) -> tuple[list[dict[str, Any]], ScoreStats]:
-    started = time.perf_counter()
-    stats = ScoreStats()
+@dataclass
+class FittedReference:
+    """The ensemble fitted on a reference folder, with what went into it."""
+
+    scorer: Any
+    vectors: np.ndarray
+    paths: list[Path]
+    failed: list[tuple[Path, str]]
+
+
+def fit_reference(app: Any, reference_dir: Path) -> FittedReference:
+    """Embed the reference folder and fit the app's scorer on it (`score` and `batch` share
+    this, so both judge a query against the same model)."""
     ref_paths = list_images([reference_dir])
     if not ref_paths:
         raise AstroLensError(f"no images in reference folder {reference_dir}")
-    query_paths = list_images(queries)
-    if not query_paths:
-        raise AstroLensError("no query images found")
-    _, reference, ref_failed = embed_paths(app, ref_paths)
+    kept, reference, failed = embed_paths(app, ref_paths)
     if len(reference) < 2:
         raise AstroLensError(f"need at least 2 readable reference images, got {len(reference)}")
     scorer = app.scorer()
     app.executors.ml.submit(
         lambda: scorer.fit(reference, group="survey", model_id=app.embedder.model_id)
     ).result()
+    return FittedReference(scorer, reference, kept, failed)
+
+
+def score_paths(
+    app: Any, reference_dir: Path, queries: Sequence[Path]
+) -> tuple[list[dict[str, Any]], ScoreStats]:
+    started = time.perf_counter()
+    stats = ScoreStats()
+    query_paths = list_images(queries)
+    if not query_paths and list_images([reference_dir]):
+        raise AstroLensError("no query images found")
+    fitted = fit_reference(app, reference_dir)
+    scorer, reference, ref_failed = fitted.scorer, fitted.vectors, fitted.failed
     kept, features, failed = embed_paths(app, query_paths)
     results = app.executors.ml.submit(scorer.score, features).result() if len(kept) else []
     rows = []

@@ -125,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine = sub.add_parser("quarantine", help="files that could not be read, and why")
     _add_common(quarantine)
 
-    from astrolens.app import commands_crossref
+    from astrolens.app import commands_batch, commands_crossref
 
     commands_crossref.add_parser(sub, _add_common)
+    commands_batch.add_parsers(sub, _add_common)
 
     # -- the local REST API and the LLM annotator: their own module
     add_parsers(sub, _add_common)
@@ -233,7 +234,7 @@ def _toolbox_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from astrolens.app import commands, commands_api, commands_crossref
+    from astrolens.app import commands, commands_api, commands_batch, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
@@ -269,6 +270,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "serve": commands_api.serve,
         "api-token": commands_api.api_token,
         "annotate": commands_api.annotate,
+        "batch": commands_batch.batch,
+        "ingest": commands_batch.ingest,
         **_learning_handlers(),
         **_toolbox_handlers(),
     }[command]

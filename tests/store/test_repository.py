@@ -392,3 +392,28 @@ def test_two_open_repositories_do_not_mix(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_add_scored_images_stores_many_in_one_transaction(repo: SqliteRepository) -> None:
+    from astrolens.domain.writes import NewImage
+
+    def item(seed: int, verdict: Verdict, model: str = MODEL) -> NewImage:
+        return NewImage(
+            decoded(seed, source_id="batch"),
+            None,
+            None,
+            embedding(seed, model=model),
+            MODEL,
+            result(verdict, score=float(seed)),
+        )
+
+    stored = repo.add_scored_images([item(1, Verdict.ANOMALY), item(2, Verdict.NEAR_MISS)])
+    assert [s.duplicate for s in stored] == [False, False]
+    assert {c.image.provenance.uri for c in repo.candidates(limit=10)} == {
+        s.record.provenance.uri for s in stored
+    }
+    # The same content again is left as it is; a bad item rolls the whole batch back.
+    assert [s.duplicate for s in repo.add_scored_images([item(1, Verdict.ANOMALY)])] == [True]
+    with pytest.raises(ModelMismatchError):
+        repo.add_scored_images([item(3, Verdict.ANOMALY), item(4, Verdict.ANOMALY, "other")])
+    assert repo.count_images() == 2
