@@ -41,7 +41,8 @@ from astrolens.domain.events import (
     Progress,
     SourceStatusChanged,
 )
-from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord, RawImage
+from astrolens.domain.images import DecodedImage, ImageRecord, RawImage
+from astrolens.domain.lookalike import KIND_KEY
 from astrolens.domain.ports import (
     BlobStore,
     CrossMatcher,
@@ -56,7 +57,7 @@ from astrolens.domain.ports import (
 from astrolens.domain.scoring import ScoreResult, Verdict
 from astrolens.domain.sources import FetchTask
 from astrolens.pipeline.executors import Executors, run_in
-from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
+from astrolens.pipeline.scoring_bank import NewKindNote, ScorerFactory, ScoringBank, ScoringKey
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class CycleReport:
     unavailable: int = 0
     seconds: float = 0.0
     scored: list[ScoredItem] = field(default_factory=list)
+    new_kinds: list[NewKindNote] = field(default_factory=list)  # ranked within the batch
 
     @property
     def anomalies(self) -> int:
@@ -465,9 +467,13 @@ class DiscoveryPipeline:
         vectors = await run_in(self.ex.ml, self.embedder.embed, [it.image.pixels for it in batch])
         for item, vector in zip(batch, vectors, strict=True):
             item.vector = vector
-        by_group: dict[ImageGroup, list[_Item]] = {}
+        # Judged per kind of image (domain/lookalike.py), not only per group: a new survey's
+        # cutouts are not flagged wholesale against another survey's reference.
+        by_group: dict[ScoringKey, list[_Item]] = {}
         for item in batch:
-            by_group.setdefault(item.image.group, []).append(item)
+            kind = item.image.provenance.extra.get(KIND_KEY)
+            key = (item.image.group, kind if isinstance(kind, str) else None)
+            by_group.setdefault(key, []).append(item)
         for group, items in by_group.items():
             stacked = np.stack([it.vector for it in items if it.vector is not None])
             results = await self.scoring.score(group, stacked)
@@ -550,9 +556,12 @@ class DiscoveryPipeline:
         await match_q.put((candidate, True))
 
     async def _flush_bootstrap(
-        self, group: ImageGroup, match_q: MatchQueue, report: CycleReport
+        self, group: ScoringKey, match_q: MatchQueue, report: CycleReport
     ) -> None:
-        for image_id, result in await self.scoring.flush(group):
+        notes = len(self.scoring.new_kind_notes)
+        flushed = await self.scoring.flush(group)
+        report.new_kinds.extend(self.scoring.new_kind_notes[notes:])
+        for image_id, result in flushed:
             await run_in(self.ex.db, self.repo.add_score, image_id, self.embedder.model_id, result)
             record = await run_in(self.ex.db, self.repo.get_image, image_id)
             if record is not None:
