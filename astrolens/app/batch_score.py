@@ -100,6 +100,16 @@ def embed_paths(
     return kept, matrix, failed
 
 
+def backbone_notice(embedder: Any) -> str | None:
+    """Licence and citation of a published backbone (Zoobot), said once its weights loaded."""
+    backbone = getattr(embedder, "inner", embedder)
+    citation = getattr(backbone, "citation", None)
+    if not citation:
+        return None
+    licence = getattr(backbone, "licence", None) or "see the model card"
+    return f"backbone {backbone.model_id}: licence {licence}; please cite {citation}"
+
+
 def score_paths(
     app: Any, reference_dir: Path, queries: Sequence[Path]
 ) -> tuple[list[dict[str, Any]], ScoreStats]:
@@ -112,6 +122,9 @@ def score_paths(
     if not query_paths:
         raise AstroLensError("no query images found")
     _, reference, ref_failed = embed_paths(app, ref_paths)
+    notice = backbone_notice(app.embedder)
+    if notice:
+        log.warning("%s", notice)
     if len(reference) < 2:
         raise AstroLensError(f"need at least 2 readable reference images, got {len(reference)}")
     scorer = app.scorer()
