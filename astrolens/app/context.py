@@ -119,10 +119,10 @@ class AstroLensApp:
         )
         return product_view(backbone)
 
-    def scorer(self) -> AnomalyScorer:
+    def scorer(self, detectors: Sequence[Callable[[], Any]] | None = None) -> AnomalyScorer:
         from astrolens.ml.scoring.ensemble import EnsembleScorer
 
-        return EnsembleScorer(alpha=self.settings.effective_fdr)
+        return EnsembleScorer(detectors, alpha=self.settings.effective_fdr)
 
     @cached_property
     def crossmatcher(self) -> CrossMatcher | None:
