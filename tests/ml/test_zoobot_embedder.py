@@ -73,6 +73,13 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture
+def hf_hub_home_files(hf_home: Path) -> dict[str, bytes]:
+    files = _tiny_checkpoint()
+    _write_hub_cache(hf_home, files)
+    return files
+
+
 def test_loads_and_embeds_from_the_offline_hub_cache(hf_home: Path, tmp_path: Path) -> None:
     files = _tiny_checkpoint()
     _write_hub_cache(hf_home, files)
@@ -99,6 +106,20 @@ def test_loads_and_embeds_from_the_offline_hub_cache(hf_home: Path, tmp_path: Pa
         expected = reference(to_batch(images, 32, (0.5,) * 3, (0.25,) * 3)).numpy()
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-4)
+
+
+def test_onnx_fast_path_gives_the_torch_vectors(hf_hub_home_files, tmp_path: Path) -> None:
+    """`zoobot:<name>+onnx` exports the checked weights once and embeds like torch."""
+    pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(1)
+    images = [rng.random((40, 40, 3), dtype=np.float32) for _ in range(5)]
+    torch_vectors = create_embedder("zoobot:convnext_pico", models_dir=tmp_path).embed(images)
+    fast = create_embedder("zoobot:convnext_pico+onnx", models_dir=tmp_path)
+    np.testing.assert_allclose(fast.embed(images), torch_vectors, atol=1e-4)
+    graphs = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(graphs) == 1 and fast.model_id.endswith(graphs[0].stem.rsplit("-", 1)[-1])
+    again = create_embedder("zoobot:convnext_pico+onnx", models_dir=tmp_path)
+    np.testing.assert_allclose(again.embed(images), torch_vectors, atol=1e-4)  # reused graph
 
 
 def test_a_damaged_blob_is_refused(hf_home: Path, tmp_path: Path) -> None:

@@ -120,10 +120,12 @@ def create_embedder(
     """
     spec = spec.strip()
     if spec.startswith(ZOOBOT_PREFIX):
-        body, precision, tta = _split_trailing_modifiers(spec[len(ZOOBOT_PREFIX) :])
+        body = spec[len(ZOOBOT_PREFIX) :]
+        want_onnx = body.endswith("+onnx")
+        body, precision, tta = _split_trailing_modifiers(body.removesuffix("+onnx"))
         from astrolens.ml.embedders.zoobot import ZoobotEmbedder
 
-        return ZoobotEmbedder(
+        zoobot = ZoobotEmbedder(
             body,
             progress=progress,
             offline=offline,
@@ -131,6 +133,13 @@ def create_embedder(
             tta=tta,
             batch_size=batch_size,
         )
+        if not want_onnx:
+            return zoobot
+        if precision != "fp32" or tta != "none":
+            raise UnknownEmbedderError(f"{spec!r}: ONNX Runtime runs fp32 without +d8")
+        from astrolens.ml.embedders.zoobot_onnx import ZoobotOnnxEmbedder
+
+        return ZoobotOnnxEmbedder(zoobot, models_dir=models_dir)  # type: ignore[return-value]
     if spec.startswith(OPENCLIP_PREFIX):
         # Only the final "+..." modifiers are options; a file path may itself contain "+".
         body = spec[len(OPENCLIP_PREFIX) :]
