@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH)
     parser.add_argument("--tracks", default="hsc,gz,rings")
     parser.add_argument("--max-bank", type=int, default=20_000)
+    parser.add_argument("--skip-patchcore", action="store_true", help="morphology only")
     args = parser.parse_args()
 
     import csv
@@ -82,15 +83,15 @@ def main() -> int:
 
         g_ref, g_test = timed("global", glob.embed, ref_px), timed("global", glob.embed, test_px)
         results = {"crop kNN": KNNDetector(k=5).fit(g_ref).score(g_test)}
-        p_ref, p_test = (
-            timed("patches", patches.embed, ref_px),
-            timed("patches", patches.embed, test_px),
-        )
-        start = time.perf_counter()
-        pc = PatchCoreDetector(PATCH_DIM, max_bank=args.max_bank).fit(p_ref)
-        results["patchcore"] = pc.score(p_test)
-        timings["patchcore fit+score"][0] += time.perf_counter() - start
-        timings["patchcore fit+score"][1] += len(test_px)
+        pc = None
+        if not args.skip_patchcore:
+            p_ref = timed("patches", patches.embed, ref_px)
+            p_test = timed("patches", patches.embed, test_px)
+            start = time.perf_counter()
+            pc = PatchCoreDetector(PATCH_DIM, max_bank=args.max_bank).fit(p_ref)
+            results["patchcore"] = pc.score(p_test)
+            timings["patchcore fit+score"][0] += time.perf_counter() - start
+            timings["patchcore fit+score"][1] += len(test_px)
         if MorphologyDetector is not None:
             m_ref = timed("morphology", morphology_features, ref_px)
             m_test = timed("morphology", morphology_features, test_px)
@@ -101,13 +102,17 @@ def main() -> int:
             within = within_group_auroc(labels, scores, surveys) if track == "gz" else None
             print(f"{track:<7}{name:<14}{fmt_ci(auroc_ci(labels, scores)):<26}{delta:<28}"
                   f"{'' if within is None else f'{within:.3f}':>14}")  # fmt: skip
-        print(f"{'':<7}(patch bank {pc.bank_size} of {len(p_ref) * p_ref.shape[1] // PATCH_DIM})")
+        if pc is not None:
+            total = len(p_ref) * p_ref.shape[1] // PATCH_DIM
+            print(f"{'':<7}(patch bank {pc.bank_size} of {total})")
     print()
     for name, (seconds, n) in timings.items():
         print(f"{name:<22}{n / seconds:8.1f} images/s  ({n} images, {seconds:.1f} s)")
     g = timings["global"]
-    p = timings["patches"]
-    print(f"patch features cost {(p[0] / p[1]) / (g[0] / g[1]):.1f}x the global embedding")
+    for name in ("patches", "morphology"):
+        if name in timings:
+            t = timings[name]
+            print(f"{name} cost {(t[0] / t[1]) / (g[0] / g[1]):.2f}x the global embedding")
     return 0
 
 
