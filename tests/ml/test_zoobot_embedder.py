@@ -174,3 +174,109 @@ def test_score_cli_with_model_zoobot(
         scored = list(csv.DictReader(fh))
     assert len(scored) == 6 and all(float(r["score"]) == float(r["score"]) for r in scored)
     assert "licence apache-2.0" in caplog.text and "Walmsley" in caplog.text
+
+
+class _FakeHub:
+    """A 127.0.0.1 server answering like the hub's resolve endpoint: HEAD with the commit and
+    the LFS SHA-256 (X-Linked-Etag), GET with the bytes (optionally not the advertised ones)."""
+
+    def __init__(self, files: dict[str, bytes], *, lie_about: str = "") -> None:
+        import http.server
+        import threading
+
+        hub = self
+        self.files, self.lie_about, self.gets = files, lie_about, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _file(self) -> tuple[str, bytes] | None:
+                name = self.path.rsplit("/", 1)[-1]
+                if f"/{REPO}/resolve/" not in self.path or name not in hub.files:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.end_headers()
+                    return None
+                return name, hub.files[name]
+
+            def _headers(self, name: str, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
+                self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+
+            def do_HEAD(self) -> None:
+                found = self._file()
+                if found:
+                    self._headers(*found)
+
+            def do_GET(self) -> None:
+                found = self._file()
+                if found:
+                    name, data = found
+                    self._headers(name, data)
+                    hub.gets += 1
+                    body = data[:-1] + b"!" if name == hub.lie_about else data
+                    self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def online_hf_home(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return hf_home
+
+
+def test_first_use_downloads_with_progress_then_works_offline(
+    online_hf_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from astrolens.ml.embedders.zoobot import ZoobotEmbedder
+
+    files = _tiny_checkpoint()
+    hub = _FakeHub(files)
+    seen: list[tuple[int, int | None]] = []
+    try:
+        embedder = ZoobotEmbedder(
+            "convnext_pico", endpoint=hub.url, progress=lambda d, t: seen.append((d, t))
+        )
+        embedder.load()
+    finally:
+        hub.close()
+    weights = len(files["pytorch_model.bin"])
+    assert (weights, weights) in seen  # the weights file's bar reached its whole size
+    digest = hashlib.sha256(files["pytorch_model.bin"]).hexdigest()
+    assert embedder.model_id == f"zoobot:convnext_pico@{digest[:12]}"
+    # The server is gone: the cache alone now serves it, offline.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    again = ZoobotEmbedder("convnext_pico", offline=True)
+    assert again.model_id == embedder.model_id
+    again.load()
+    assert again.embed([np.zeros((32, 32, 3), np.float32)]).shape == (1, 32)
+
+
+def test_a_download_that_does_not_match_its_checksum_is_refused(
+    online_hf_home: Path, tmp_path: Path
+) -> None:
+    from astrolens.ml.embedders.zoobot import ZoobotEmbedder
+
+    hub = _FakeHub(_tiny_checkpoint(), lie_about="pytorch_model.bin")
+    try:
+        with pytest.raises(CorruptCheckpointError):
+            ZoobotEmbedder("convnext_pico", endpoint=hub.url).load()
+    finally:
+        hub.close()

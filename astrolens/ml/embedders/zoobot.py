@@ -115,8 +115,10 @@ class ZoobotEmbedder(TorchEmbedder):
         tta: TTA = "none",
         batch_size: int = 32,
         cache_dir: Path | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self.name = name
+        self._endpoint = endpoint  # None: the hub (HF_ENDPOINT); tests point it at 127.0.0.1
         self.repo = hub_repo(name)
         self._progress = progress
         self._offline = offline
@@ -165,6 +167,7 @@ class ZoobotEmbedder(TorchEmbedder):
                 local_files_only=offline,
                 tqdm_class=_progress_tqdm(self._progress) if self._progress else None,
                 etag_timeout=10,
+                endpoint=self._endpoint,
             )
         except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: first
             if not required:
