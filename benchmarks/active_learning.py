@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_features import DEFAULT_BENCH, DEFAULT_CACHE, bench_features, bench_photometry
+from stats import auroc_ci, fmt_ci, paired_delta_ci
 
 from astrolens.ml.learning.acquisition import label_next
 from astrolens.ml.learning.representation import ranking_features
@@ -88,6 +89,9 @@ def simulate(
                 "auroc_unsup": auroc(truth[rest], unsupervised[rest]),
                 "p20_unsup": precision_at(truth[rest], unsupervised[rest]),
             }
+            # kept for the bootstrap intervals (stats.py), not printed as such
+            metrics[step]["_rest"] = rest  # type: ignore[assignment]
+            metrics[step]["_score"] = ranking.score[rest].copy()  # type: ignore[assignment]
         if step == budget:
             break
         (pick,) = label_next(ranking, labels.keys(), 1, explore_every=explore_every)
@@ -137,6 +141,12 @@ def main() -> None:
                 f" {m['p20']:6.2f} {m['p20_unsup']:6.2f}"
             )
         after_20.append(metrics[20]["auroc"] if 20 in metrics else float("nan"))
+        if 20 in metrics:
+            rest, ranked = metrics[20]["_rest"], metrics[20]["_score"]
+            print(
+                f"{track:8} after 20 labels: AUROC {fmt_ci(auroc_ci(truth[rest], ranked))}, "
+                f"vs no labels {fmt_ci(paired_delta_ci(truth[rest], ranked, unsupervised[rest]))}"
+            )
         ceiling = supervised_ceiling(features[test], truth)
         seconds = time.perf_counter() - started
         summary.append(

@@ -80,11 +80,68 @@ def decode_stored(decoder: Any, path: Path) -> DecodedImage:
     return _decode_whole(decoder, path)
 
 
+class StackedFeatures:
+    """The product's embedding followed by the opt-in local features, one row per image:
+    `thorough` appends Lite0 patch features (PatchCore), `morphology` the shape statistics.
+    `detectors()` gives each detector a ColumnView of its own block."""
+
+    def __init__(self, embedder: Any, *, thorough: bool, morphology: bool) -> None:
+        self.embedder = embedder
+        self.thorough, self.morphology = thorough, morphology
+        self._patches: Any = None
+        if thorough:
+            from astrolens.ml.features.patches import Lite0PatchFeatures
+
+            self._patches = Lite0PatchFeatures()
+
+    @property
+    def dim(self) -> int:
+        from astrolens.ml.detectors.morphology import FEATURES
+
+        dim = int(getattr(self.embedder, "dim", 0))
+        dim += self._patches.dim if self._patches is not None else 0
+        return dim + (len(FEATURES) if self.morphology else 0)
+
+    def embed(self, pixels: Sequence[Any]) -> np.ndarray:
+        blocks = [self.embedder.embed(pixels)]
+        if self._patches is not None:
+            blocks.append(self._patches.embed(pixels))
+        if self.morphology:
+            from astrolens.ml.detectors.morphology import morphology_features
+
+            blocks.append(morphology_features(pixels))
+        return np.hstack(blocks).astype(np.float32, copy=False)
+
+    def detectors(self) -> list[Any]:
+        from astrolens.ml.detectors import KNNDetector, MahalanobisDetector
+        from astrolens.ml.detectors.views import ColumnView
+
+        width = int(self.embedder.dim)
+        factories: list[Any] = [
+            lambda: ColumnView(KNNDetector(k=5), 0, width),
+            lambda: ColumnView(MahalanobisDetector(), 0, width),
+        ]
+        start = width
+        if self._patches is not None:
+            from astrolens.ml.detectors.patchcore import PatchCoreDetector
+            from astrolens.ml.features.patches import PATCH_DIM
+
+            stop = start + self._patches.dim
+            factories.append(lambda a=start, b=stop: ColumnView(PatchCoreDetector(PATCH_DIM), a, b))
+            start = stop
+        if self.morphology:
+            from astrolens.ml.detectors.morphology import MorphologyDetector
+
+            factories.append(lambda a=start: ColumnView(MorphologyDetector(), a, None))
+        return factories
+
+
 def embed_paths(
-    app: Any, paths: Sequence[Path], batch_size: int = 32
+    app: Any, paths: Sequence[Path], batch_size: int = 32, embedder: Any = None
 ) -> tuple[list[Path], np.ndarray, list[tuple[Path, str]]]:
     """Embed every readable file; returns (kept paths, (N, D) matrix, [(path, reason)])."""
-    decoder, embedder = app.decoder, app.embedder
+    decoder = app.decoder
+    embedder = embedder if embedder is not None else app.embedder
     futures: list[Future[DecodedImage]] = [
         app.executors.io.submit(_decode_whole, decoder, p) for p in paths
     ]
@@ -126,16 +183,32 @@ class FittedReference:
     failed: list[tuple[Path, str]]
 
 
-def fit_reference(app: Any, reference_dir: Path) -> FittedReference:
+def backbone_notice(embedder: Any) -> str | None:
+    """Licence and citation of a published backbone (Zoobot), said once its weights loaded."""
+    backbone = getattr(embedder, "inner", embedder)
+    citation = getattr(backbone, "citation", None)
+    if not citation:
+        return None
+    licence = getattr(backbone, "licence", None) or "see the model card"
+    return f"backbone {backbone.model_id}: licence {licence}; please cite {citation}"
+
+
+def fit_reference(
+    app: Any, reference_dir: Path, stack: StackedFeatures | None = None
+) -> FittedReference:
     """Embed the reference folder and fit the app's scorer on it (`score` and `batch` share
-    this, so both judge a query against the same model)."""
+    this, so both judge a query against the same model). `stack`: the opt-in local features
+    and their detectors (`score --thorough/--morphology`)."""
     ref_paths = list_images([reference_dir])
     if not ref_paths:
         raise AstroLensError(f"no images in reference folder {reference_dir}")
-    kept, reference, failed = embed_paths(app, ref_paths)
+    kept, reference, failed = embed_paths(app, ref_paths, embedder=stack)
+    notice = backbone_notice(app.embedder)
+    if notice:
+        log.warning("%s", notice)
     if len(reference) < 2:
         raise AstroLensError(f"need at least 2 readable reference images, got {len(reference)}")
-    scorer = app.scorer()
+    scorer = app.scorer() if stack is None else app.scorer(stack.detectors())
     app.executors.ml.submit(
         lambda: scorer.fit(reference, group="survey", model_id=app.embedder.model_id)
     ).result()
@@ -143,16 +216,28 @@ def fit_reference(app: Any, reference_dir: Path) -> FittedReference:
 
 
 def score_paths(
-    app: Any, reference_dir: Path, queries: Sequence[Path]
+    app: Any,
+    reference_dir: Path,
+    queries: Sequence[Path],
+    *,
+    thorough: bool = False,
+    morphology: bool = False,
 ) -> tuple[list[dict[str, Any]], ScoreStats]:
+    """`thorough` adds PatchCore-mean (local evidence, ~4x the cost per image: see README),
+    `morphology` the morphology detector; both join the calibrated ensemble."""
+    stack = (
+        StackedFeatures(app.embedder, thorough=thorough, morphology=morphology)
+        if thorough or morphology
+        else None
+    )
     started = time.perf_counter()
     stats = ScoreStats()
     query_paths = list_images(queries)
     if not query_paths and list_images([reference_dir]):
         raise AstroLensError("no query images found")
-    fitted = fit_reference(app, reference_dir)
+    fitted = fit_reference(app, reference_dir, stack)
     scorer, reference, ref_failed = fitted.scorer, fitted.vectors, fitted.failed
-    kept, features, failed = embed_paths(app, query_paths)
+    kept, features, failed = embed_paths(app, query_paths, embedder=stack)
     results = app.executors.ml.submit(scorer.score, features).result() if len(kept) else []
     rows = []
     for path, result in zip(kept, results, strict=True):

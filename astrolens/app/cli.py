@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", type=Path, metavar="CSV", help="default: standard output")
     score.add_argument("--aggressive", action="store_true", help="looser FDR")
     score.add_argument("--model", help="embedder spec (default: settings)")
+    score.add_argument(
+        "--thorough",
+        action="store_true",
+        help="add local evidence (PatchCore-mean on patch features): ~4x slower",
+    )
+    score.add_argument(
+        "--morphology",
+        action="store_true",
+        help="add the morphology detector (for collections that mix surveys)",
+    )
     score.add_argument("queries", nargs="+", type=Path, metavar="QUERY_PATH")
 
     cands = sub.add_parser("candidates", help="list anomalies and near-misses")

@@ -176,7 +176,9 @@ def score(args: argparse.Namespace) -> int:
         options=AppOptions(aggressive=True if args.aggressive else None, model=args.model)
     )
     try:
-        rows, stats = score_paths(app, reference, queries)
+        rows, stats = score_paths(
+            app, reference, queries, thorough=args.thorough, morphology=args.morphology
+        )
     finally:
         app.close()
     if args.output:

@@ -48,6 +48,16 @@ class AppOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _log_download(done: int, total: int | None) -> None:
+    """A first-use backbone download, logged every ~10 % (the CLI and the agent log it)."""
+    step = max(1, (total or 0) // 10) if total else 50 << 20
+    if done == total or done // step != (done - (1 << 20)) // step:
+        size = f" of {total / 1e6:.0f} MB" if total else ""
+        logging.getLogger("astrolens.download").warning(
+            "downloading the backbone: %.0f MB%s", done / 1e6, size
+        )
+
+
 def product_view(backbone: Embedder) -> Any:
     """The backbone as discovery uses it (a MultiViewEmbedder): one view, the centre of the
     image. Survey cutouts and our stamps are centred on their object, and the crop gives it
@@ -106,6 +116,7 @@ class AstroLensApp:
             self.settings.model,
             models_dir=self.paths.models_dir,
             search_dirs=[bundled_models_dir()],
+            progress=_log_download,
         )
         return product_view(backbone)
 
@@ -115,10 +126,10 @@ class AstroLensApp:
 
         return ScorerStateFiles(self.paths.data_dir / "scorers")
 
-    def scorer(self) -> AnomalyScorer:
+    def scorer(self, detectors: Sequence[Callable[[], Any]] | None = None) -> AnomalyScorer:
         from astrolens.ml.scoring.ensemble import EnsembleScorer
 
-        return EnsembleScorer(alpha=self.settings.effective_fdr)
+        return EnsembleScorer(detectors, alpha=self.settings.effective_fdr)
 
     @cached_property
     def crossmatcher(self) -> CrossMatcher | None:

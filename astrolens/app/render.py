@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -152,6 +153,9 @@ def candidates_table(console: Console, rows: list[Candidate], title: str = "Cand
     console.print(table)
 
 
+MAX_KIND_NOTES = 4
+
+
 def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> None:
     scored = [s for s in report.scored if s.result is not None]
     # The most unusual first, whatever their verdict: a first scan of a small or mixed folder
@@ -179,6 +183,15 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
         )
     if flagged:
         console.print(table)
+    new_kinds = sorted(getattr(report, "new_kinds", ()), key=lambda n: -n.batch)
+    for note in new_kinds[:MAX_KIND_NOTES]:
+        console.print(f"[bold]Note:[/bold] {escape(note.message())}")
+    if len(new_kinds) > MAX_KIND_NOTES:
+        rest = new_kinds[MAX_KIND_NOTES:]
+        console.print(
+            f"[bold]Note:[/bold] {len(rest)} more new kinds of image "
+            f"({sum(n.batch for n in rest)} images), each ranked within its batch"
+        )
     console.print(
         f"Stored {report.ingested} new images ({report.duplicates} duplicates, "
         f"{report.quarantined} unreadable) in {report.seconds:.1f} s: "

@@ -104,16 +104,19 @@ class AnomalyScorer(Protocol):
 
 class ScorerStore(Protocol):
     """Fitted scorers kept between runs, so a start loads the reference model instead of
-    refitting it from the archive. Blocking (files): call from the io executor."""
+    refitting it from the archive. Keyed by the scoring key's name ('stamp' or
+    'stamp|<kind>'). Blocking (files): call from the io executor."""
 
-    def save(self, group: ImageGroup, scorer: AnomalyScorer, calibration: Calibration) -> None:
-        """Keep `scorer`, fitted for `group`, as the one `calibration` (stored) describes."""
+    def save(self, key: str, scorer: AnomalyScorer, calibration: Calibration) -> None:
+        """Keep `scorer`, fitted for `key`, as the one `calibration` (stored) describes."""
         ...
 
-    def load(
-        self, group: ImageGroup, calibration: Calibration, like: AnomalyScorer
-    ) -> AnomalyScorer | None:
-        """The scorer saved for exactly this stored calibration (same model, group and
+    def saved_version(self, key: str, model_id: str) -> int | None:
+        """The stored calibration version the saved scorer of `key` belongs to, if any."""
+        ...
+
+    def load(self, key: str, calibration: Calibration, like: AnomalyScorer) -> AnomalyScorer | None:
+        """The scorer saved for exactly this stored calibration (same model, key and
         version) and with the settings of `like`; None if there is none or it is stale."""
         ...
 
@@ -216,12 +219,20 @@ class Repository(Protocol):
         ...
 
     def reference_vectors(
-        self, model_id: str, group: ImageGroup, limit: int
-    ) -> tuple[list[int], Matrix]: ...
+        self, model_id: str, group: ImageGroup, limit: int, kind: str | None = ...
+    ) -> tuple[list[int], Matrix]:
+        """`kind` (domain/lookalike.py) narrows the group to images that look alike."""
+        ...
+
+    def kinds_of(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """The look-alike kind of each stored image (domain/lookalike.stored_kind)."""
+        ...
 
     def save_calibration(self, calibration: Calibration) -> Calibration: ...
 
     def latest_calibration(self, model_id: str, group: ImageGroup) -> Calibration | None: ...
+
+    def calibration_by_version(self, version: int) -> Calibration | None: ...
 
     def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
         """How many images this calibration has judged normal (its refit schedule)."""

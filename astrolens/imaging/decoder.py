@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,7 @@ from astropy.wcs import WCS
 
 from astrolens.domain.errors import UnreadableImageError
 from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, Provenance, RawImage
+from astrolens.domain.lookalike import INSTRUMENT_KEY, KIND_KEY, image_kind
 from astrolens.imaging.fits_reader import inflate_gzip, read_fits
 from astrolens.imaging.hashing import bytes_hash, perceptual_hash, pixels_hash
 from astrolens.imaging.quiet import install_decoder_warning_filters
@@ -87,6 +89,9 @@ class ImageDecoder:
         install_decoder_warning_filters()
 
     def decode(self, raw: RawImage) -> list[DecodedImage]:
+        return [_with_kind(image) for image in self._decode(raw)]
+
+    def _decode(self, raw: RawImage) -> list[DecodedImage]:
         if raw.companions and set(TRIPLET_KEYS) <= set(raw.companions):
             return [self._decode_triplet(raw)]
         loaded = self._load(raw.data, raw.name)
@@ -304,8 +309,35 @@ def _fill_nonfinite(data: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
+def _with_kind(image: DecodedImage) -> DecodedImage:
+    """Record what kind of image this is (domain/lookalike.py), so that the scorer judges it
+    only against images that look alike, and the store keeps the kind with the image."""
+    kind = image_kind(
+        image.provenance,
+        image.group,
+        is_stamp=image.parent_uri is not None,
+        colour=image.pixels.ndim == 3 and image.pixels.shape[-1] == 3,
+    )
+    extra = {**image.provenance.extra, KIND_KEY: kind.key}
+    return dataclasses.replace(image, provenance=dataclasses.replace(image.provenance, extra=extra))
+
+
+def _instrument(header: Any) -> str:
+    """TELESCOP/INSTRUME of a FITS header ('Palomar 48-inch Schmidt / DSS'): images from one
+    instrument look alike even when no source told us the survey."""
+    if header is None:
+        return ""
+    parts = [str(header.get(k, "")).strip() for k in ("TELESCOP", "INSTRUME")]
+    return " / ".join(p for p in parts if p)[:80]
+
+
 def _with_wcs(provenance: Provenance, loaded: _Loaded) -> Provenance:
     """Fill sky position and pixel scale from the WCS; keep the source's values otherwise."""
+    instrument = _instrument(loaded.header)
+    if instrument and INSTRUMENT_KEY not in provenance.extra:
+        provenance = dataclasses.replace(
+            provenance, extra={**provenance.extra, INSTRUMENT_KEY: instrument}
+        )
     if loaded.wcs is None:
         return provenance
     sky = center_sky(loaded.wcs, loaded.data.shape) or provenance.sky

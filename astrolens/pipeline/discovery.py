@@ -42,7 +42,8 @@ from astrolens.domain.events import (
     SourceStatusChanged,
     Unusual,
 )
-from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord, RawImage
+from astrolens.domain.images import DecodedImage, ImageRecord, RawImage
+from astrolens.domain.lookalike import KIND_KEY
 from astrolens.domain.ports import (
     BlobStore,
     CrossMatcher,
@@ -60,7 +61,7 @@ from astrolens.domain.sources import FetchTask, task_from_json, task_to_json
 from astrolens.domain.writes import NewImage, StoredImage
 from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
-from astrolens.pipeline.scoring_bank import ScorerFactory, ScoringBank
+from astrolens.pipeline.scoring_bank import NewKindNote, ScorerFactory, ScoringBank, ScoringKey
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class CycleReport:
     unavailable: int = 0
     seconds: float = 0.0
     scored: list[ScoredItem] = field(default_factory=list)
+    new_kinds: list[NewKindNote] = field(default_factory=list)  # ranked within the batch
 
     @property
     def anomalies(self) -> int:
@@ -368,7 +370,7 @@ class DiscoveryPipeline:
         return report
 
     def _significance(self, report: CycleReport) -> str:
-        cals = [c for g in ImageGroup if (c := self.scoring.calibration(g)) is not None]
+        cals = self.scoring.calibrations()
         reference = max((c.reference_size for c in cals), default=report.ingested)
         alpha = cals[0].fdr if cals else 0.05
         return not_yet_significant(reference, alpha)
@@ -592,11 +594,15 @@ class DiscoveryPipeline:
             raise
         for item, vector in zip(batch, vectors, strict=True):
             item.vector = vector
-        by_group: dict[ImageGroup, list[_Item]] = {}
+        # Judged per kind of image (domain/lookalike.py), not only per group: a new survey's
+        # cutouts are not flagged wholesale against another survey's reference.
+        by_group: dict[ScoringKey, list[_Item]] = {}
         for item in batch:
-            by_group.setdefault(item.image.group, []).append(item)
+            kind = item.image.provenance.extra.get(KIND_KEY)
+            key = (item.image.group, kind if isinstance(kind, str) else None)
+            by_group.setdefault(key, []).append(item)
         results: dict[int, ScoreResult | None] = {}
-        stacked: dict[ImageGroup, np.ndarray] = {}
+        stacked: dict[ScoringKey, np.ndarray] = {}
         for group, items in by_group.items():
             stacked[group] = np.stack([it.vector for it in items if it.vector is not None])
             scored = await self.scoring.score(group, stacked[group])
@@ -690,9 +696,11 @@ class DiscoveryPipeline:
         await match_q.put((candidate, True))
 
     async def _flush_bootstrap(
-        self, group: ImageGroup, match_q: MatchQueue, report: CycleReport
+        self, group: ScoringKey, match_q: MatchQueue, report: CycleReport
     ) -> None:
+        notes = len(self.scoring.new_kind_notes)
         scored = await self.scoring.flush(group)
+        report.new_kinds.extend(self.scoring.new_kind_notes[notes:])
         if not scored:
             return
         stored = await run_in(self.ex.db, self.repo.add_scores, self.embedder.model_id, scored)

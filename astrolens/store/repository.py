@@ -30,6 +30,7 @@ from astrolens.domain.embedding import Embedding, ModelMismatchError, require_sa
 from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.lookalike import stored_kind
 from astrolens.domain.ports import Matrix
 from astrolens.domain.records import (
     DEFAULT_CANDIDATE_VERDICTS,
@@ -638,8 +639,20 @@ class SqliteRepository:
         return ids, np.stack(vectors).astype(np.float32, copy=False)
 
     @_bound
+    def kinds_of(self, image_ids: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        ids = list(image_ids)
+        for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[start : start + 500]
+            rows = ImageRow.select().where(ImageRow.id.in_(chunk))
+            for row in rows:
+                record = convert.image_record(row)
+                found[record.id] = stored_kind(record.provenance, record.group, record.parent_uri)
+        return found
+
+    @_bound
     def reference_vectors(
-        self, model_id: str, group: ImageGroup, limit: int
+        self, model_id: str, group: ImageGroup, limit: int, kind: str | None = None
     ) -> tuple[list[int], Matrix]:
         """The newest vectors a detector may treat as normal.
 
@@ -648,6 +661,9 @@ class SqliteRepository:
         are normal by a human's word). Never an image whose latest label is true positive,
         whatever its score says: fitting on a confirmed anomaly teaches the detector to
         miss the next one.
+
+        With `kind`, only images of that look-alike kind (the key the decoder stored in the
+        provenance JSON; images stored before kinds existed have none and are left out).
         """
         cursor = execute(
             self._db,
@@ -662,6 +678,7 @@ class SqliteRepository:
                        GROUP BY image_id) ll ON ll.image_id = e.image_id
             LEFT JOIN labels l ON l.id = ll.lid
             WHERE e.model_id = ? AND i.image_group = ?
+              AND (? IS NULL OR json_extract(i.extra_json, '$.kind') = ?)
               AND (l.value IS NULL OR l.value != ?)
               AND (l.value = ? OR s.id IS NULL OR s.verdict = ?)
             ORDER BY e.id DESC
@@ -671,6 +688,8 @@ class SqliteRepository:
                 model_id,
                 model_id,
                 group.value,
+                kind,
+                kind,
                 LabelValue.TRUE_POSITIVE.value,
                 LabelValue.FALSE_POSITIVE.value,
                 Verdict.NORMAL.value,
@@ -756,6 +775,11 @@ class SqliteRepository:
             .order_by(CalibrationRow.version.desc())
             .first()
         )
+        return convert.calibration(row) if row is not None else None
+
+    @_bound
+    def calibration_by_version(self, version: int) -> Calibration | None:
+        row = CalibrationRow.get_or_none(CalibrationRow.version == version)
         return convert.calibration(row) if row is not None else None
 
     @_bound

@@ -33,6 +33,11 @@ from PyQt6.QtWidgets import (
 )
 
 from astrolens.domain.agent import AgentController
+from astrolens.domain.backbones import (
+    RECOMMENDED_ONLINE_BACKBONE,
+    ZOOBOT_CITATION,
+    ZOOBOT_ENCODERS,
+)
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.settings import Settings, SourceSettings
 from astrolens.ui.tasks import spawn
@@ -62,6 +67,19 @@ def keyring_words(backend: str) -> str:
 
 
 MODELS = ["efficientnet-lite0", "openclip:ViT-B-32/laion2b_s34b_b79k", "openclip:ViT-S-32"]
+MODELS = [
+    "efficientnet-lite0",
+    # Galaxy-trained encoders, downloaded on first use (online users: the better choice).
+    *(b.spec for b in ZOOBOT_ENCODERS),
+    "openclip:ViT-B-32/laion2b_s34b_b79k",
+    "openclip:ViT-S-32",
+]
+MODEL_HELP = (
+    "efficientnet-lite0 works offline (ImageNet weights). When online, "
+    f"{RECOMMENDED_ONLINE_BACKBONE} is a galaxy-trained Zoobot encoder, downloaded once into "
+    f"the Hugging Face cache. Zoobot: {ZOOBOT_CITATION}. Licence: as on each model card "
+    "(shown when the model loads)."
+)
 
 
 class SettingsPanel(QWidget):
@@ -93,6 +111,7 @@ class SettingsPanel(QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.addItems(MODELS)
+        self.model.setToolTip(MODEL_HELP)
         self.data_dir = QLineEdit()
         # the folder in use now, even when it is the default or comes from $ASTROLENS_HOME
         current = str(controller.data_folder())

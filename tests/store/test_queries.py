@@ -137,3 +137,34 @@ def test_recent_scores_newest_first_with_their_thresholds(
     assert [r.score for r in recent] == [8.0, 0.5, 3.0, 5.0]  # the last four written
     assert all(r.thresholds is not None for r in recent)
     assert repo.recent_scores("another-model", 4) == []
+
+
+def test_reference_vectors_of_one_kind(repo: SqliteRepository) -> None:
+    """Only images that look alike (the kind the decoder recorded) judge each other; images
+    stored before kinds existed have none and count for no kind."""
+    from dataclasses import replace
+
+    from astrolens.domain.lookalike import KIND_KEY
+
+    def add(seed: int, kind: str | None) -> int:
+        image = decoded(seed)
+        if kind is not None:
+            extra = {**image.provenance.extra, KIND_KEY: kind}
+            image = replace(image, provenance=replace(image.provenance, extra=extra))
+        img = repo.add_image(image, None, None)
+        repo.add_embedding(img.id, embedding(seed))
+        repo.add_score(img.id, MODEL, result(Verdict.NORMAL))
+        return img.id
+
+    hst, decals, legacy = (
+        add(1, "survey|HST|stamp|colour||"),
+        add(2, "survey|DECaLS|whole|colour||"),
+        add(3, None),
+    )
+    assert repo.reference_vectors(MODEL, ImageGroup.SURVEY, 10, "survey|HST|stamp|colour||")[0] == [
+        hst
+    ]
+    assert repo.reference_vectors(MODEL, ImageGroup.SURVEY, 10)[0] == [legacy, decals, hst]
+    kinds = repo.kinds_of([hst, legacy])
+    assert kinds[hst] == "survey|HST|stamp|colour||"
+    assert kinds[legacy] == 'survey|SDSS DR17|whole|?|gri|0.354"/px'

@@ -5,6 +5,8 @@ efficientnet-lite0+bf16                  same, bfloat16 autocast (see benchmarks
 efficientnet-lite0+onnx                  same vectors (same model_id), run by ONNX Runtime
 efficientnet-lite0+ft-<8 hex>            a fine-tuned backbone (`astrolens train --blocks N`)
 openclip:<arch>/<tag or local file>      e.g. openclip:ViT-B-32/laion2b_s34b_b79k
+zoobot:<name>                            a galaxy-trained Zoobot encoder from the Hugging Face
+                                         hub, e.g. zoobot:convnext_nano (domain/backbones.py)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrolens.domain.backbones import ZOOBOT_CITATION, ZOOBOT_ENCODERS, ZOOBOT_PREFIX
 from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
 from astrolens.ml.embedders.download import ProgressCallback
 from astrolens.ml.embedders.errors import ModelUnavailableError, UnknownEmbedderError
@@ -56,6 +59,15 @@ def available_embedders() -> list[EmbedderInfo]:
         EmbedderInfo(f"{DEFAULT_EMBEDDER}+bf16", "EfficientNet-Lite0 in bfloat16", True),
         EmbedderInfo(f"{DEFAULT_EMBEDDER}+onnx", "EfficientNet-Lite0 on ONNX Runtime", True),
     ]
+    for backbone in ZOOBOT_ENCODERS:
+        infos.append(
+            EmbedderInfo(
+                backbone.spec,
+                f"{backbone.description}; ~{backbone.download_mb} MB on first use. "
+                f"Cite: {ZOOBOT_CITATION}",
+                False,
+            )
+        )
     for arch, tag in _openclip_pretrained():
         infos.append(
             EmbedderInfo(f"{OPENCLIP_PREFIX}{arch}/{tag}", f"open_clip {arch} ({tag})", False)
@@ -107,6 +119,27 @@ def create_embedder(
     the same model_id.
     """
     spec = spec.strip()
+    if spec.startswith(ZOOBOT_PREFIX):
+        body = spec[len(ZOOBOT_PREFIX) :]
+        want_onnx = body.endswith("+onnx")
+        body, precision, tta = _split_trailing_modifiers(body.removesuffix("+onnx"))
+        from astrolens.ml.embedders.zoobot import ZoobotEmbedder
+
+        zoobot = ZoobotEmbedder(
+            body,
+            progress=progress,
+            offline=offline,
+            precision=precision,
+            tta=tta,
+            batch_size=batch_size,
+        )
+        if not want_onnx:
+            return zoobot
+        if precision != "fp32" or tta != "none":
+            raise UnknownEmbedderError(f"{spec!r}: ONNX Runtime runs fp32 without +d8")
+        from astrolens.ml.embedders.zoobot_onnx import ZoobotOnnxEmbedder
+
+        return ZoobotOnnxEmbedder(zoobot, models_dir=models_dir)  # type: ignore[return-value]
     if spec.startswith(OPENCLIP_PREFIX):
         # Only the final "+..." modifiers are options; a file path may itself contain "+".
         body = spec[len(OPENCLIP_PREFIX) :]
