@@ -30,10 +30,15 @@ class AnnotationClient(Protocol):
     async def annotate(self, request: AnnotationRequest, model: str) -> str: ...
 
 
-def _openai_key() -> str | None:
+def _openai_key(base_url: str) -> str | None:
+    from astrolens.llm.openai_compat import needs_key
     from astrolens.settings.secrets import get_secret
 
     got = get_secret("openai_api_key")
+    if got.error and not needs_key(base_url):
+        # A local OpenAI-compatible server (LM Studio, vLLM) usually takes no key: a keyring
+        # that cannot be used (none, or only a plain-text file) is no reason to refuse it.
+        return None
     if got.error:
         raise AnnotationError(
             AnnotationFailure.NO_KEY, f"cannot read the OpenAI key from the keyring: {got.error}"
@@ -49,7 +54,8 @@ async def make_client(settings: Settings, provider: str, io_executor: Any) -> An
     if provider == "openai":
         from astrolens.llm.openai_compat import OpenAIClient
 
-        key = await run_in(io_executor, _openai_key)  # keyring may talk D-Bus: not on the loop
+        # keyring may talk D-Bus: not on the loop
+        key = await run_in(io_executor, _openai_key, settings.openai_base_url)
         return OpenAIClient(settings.openai_base_url, key, settings.llm_timeout_s)
     raise AnnotationError(
         AnnotationFailure.BAD_RESPONSE,
