@@ -62,12 +62,15 @@ DEV_AND_UNUSED = (
     "tkinter",
     "_tkinter",
     "pandas",
-    "dask",
     "numba",
     "setuptools",
     "pip",
 )
-EXCLUDES = TORCH_STACK + DEV_AND_UNUSED
+# The astrolens[cluster] extra (`astrolens batch`/`ingest`, imported lazily): a desktop
+# bundle has no use for a Dask cluster, and pyarrow alone is ~150 MB. The CLI names the extra
+# when it is missing.
+CLUSTER_EXTRA = ("dask", "distributed", "pyarrow")
+EXCLUDES = TORCH_STACK + DEV_AND_UNUSED + CLUSTER_EXTRA
 
 
 def _package_modules(package: str) -> list[str]:

@@ -42,7 +42,7 @@ def test_every_builtin_source_is_a_hidden_import() -> None:
 
 
 def test_the_lean_build_excludes_the_torch_stack_and_test_suites() -> None:
-    for name in ("torch", "torchvision", "open_clip", "triton", "pytest"):
+    for name in ("torch", "torchvision", "open_clip", "triton", "pytest", "dask", "pyarrow"):
         assert bundle_plan.is_excluded(name)
         assert bundle_plan.is_excluded(name + ".something")
     assert bundle_plan.is_excluded("scipy.linalg.tests.test_basic")

@@ -151,3 +151,25 @@ def test_missing_extra_says_how_to_install_it(
     code = main(["batch", "--reference", str(tmp_path), "--output", str(tmp_path), str(tmp_path)])
     assert code == 2
     assert "pip install 'astrolens[cluster]'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(900)
+def test_batch_runs_on_an_existing_scheduler(
+    tmp_path: Path, bench: Path, rings_reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--scheduler ADDR`: the cluster a dask-jobqueue/Kubernetes user started themselves."""
+    from distributed import LocalCluster
+
+    images = bench_files(bench, "gz", "test", 12)
+    listing = tmp_path / "few.txt"
+    listing.write_text("\n".join(map(str, images)))
+    out = tmp_path / "result"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
+        args = ["--reference", str(rings_reference), "--scheduler", cluster.scheduler_address]
+        assert main(["batch", *args, "--output", str(out), str(listing)]) == 0
+        # The cluster outlives the command: it belongs to whoever started it.
+        assert cluster.status.name == "running"
+    assert f"Dask scheduler {cluster.scheduler_address} with 1 workers" in capsys.readouterr().err
+    assert sorted(read_rows(out).column("uri").to_pylist()) == sorted(map(str, images))
