@@ -307,6 +307,13 @@ class AgentRuntime:
             hourly_counts=tuple(hourly),
             thresholds_in_use=judged[0] if judged else None,
             anomaly_cut_range=(min(cuts), max(cuts)) if cuts else None,
+            held_back_new_kind=sum(
+                1
+                for r in calibrated
+                if r.verdict is Verdict.NEAR_MISS
+                and r.thresholds is not None
+                and r.p_value <= r.thresholds.anomaly_p
+            ),
         )
 
     async def candidates(self, query: CandidateFilter) -> list[Candidate]:

@@ -59,6 +59,9 @@ class AgentStats:
     # (lowest, highest) anomaly cut over the recent judgements: when they differ, a near-miss
     # of one scan can have a smaller p than an anomaly of another, and the panel says so.
     anomaly_cut_range: tuple[float, float] | None = None
+    # Recent images whose p passed the anomaly cut but stayed near-misses: a new kind of image
+    # with no reference of its own yet is ranked within its batch, never called an anomaly.
+    held_back_new_kind: int = 0
 
 
 @dataclass(frozen=True, slots=True)

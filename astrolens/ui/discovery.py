@@ -199,15 +199,21 @@ class DiscoveryPanel(QWidget):
         else:
             self.histogram.set_scores(s.recent_scores)
         lo_hi = s.anomaly_cut_range
+        notes = []
         if lo_hi is not None and lo_hi[1] > lo_hi[0] * 1.01:
-            self.cut_note.setText(
+            notes.append(
                 f"The anomaly cut adapts to each scan (it keeps false alarms at the chosen rate):"
                 f" recently between p ≤ {lo_hi[0]:.2g} and p ≤ {lo_hi[1]:.2g}. So a near-miss"
                 " from one scan can have a smaller p than an anomaly from another."
             )
-            self.cut_note.show()
-        else:
-            self.cut_note.hide()
+        if s.held_back_new_kind:
+            notes.append(
+                f"{s.held_back_new_kind:,} near-miss(es) passed the anomaly cut but are a new kind"
+                " of image with no reference of their own yet: ranked within their batch, not"
+                " called anomalies until enough of their kind is stored."
+            )
+        self.cut_note.setText(" ".join(notes))
+        self.cut_note.setVisible(bool(notes))
         self.sources.setRowCount(len(s.sources))
         self.sources_hint.setVisible(not s.sources)
         for row, src in enumerate(s.sources):

@@ -323,12 +323,21 @@ class SettingsPanel(QWidget):
             edit.clear()
             edit.setPlaceholderText("stored — type to replace" if present else "not set")
             self.key_state[name].setText("✓ stored" if present else "")
-        self.keyring_status.setText(
-            f"Keys are kept in {keyring_words(st.backend)}."
-            if st.available
-            else f"No keyring can be used, so keys cannot be stored: {st.error}"
-        )
-        self.keyring_status.setToolTip(f"keyring backend: {st.backend}")
+        if st.available:
+            words = f"Keys are kept in {keyring_words(st.backend)}."
+        elif "PlaintextKeyring" in f"{st.backend} {st.error}":
+            # The file fallback would keep keys unencrypted: nothing is stored (issue 16).
+            words = (
+                "Keys are not stored: the only keyring here is a plain-text file on this "
+                "computer (not encrypted). Start your desktop's keyring (GNOME Keyring, KWallet) "
+                "to keep API keys."
+            )
+        else:
+            words = "No keyring can be used, so keys cannot be stored."
+        self.keyring_status.setText(words)
+        # The backend's class and the full reason: one hover away.
+        detail = f"keyring backend: {st.backend}"
+        self.keyring_status.setToolTip(f"{detail}\n{st.error}" if st.error else detail)
 
     def store_secret(self, name: str) -> None:
         value = self.keys[name].text().strip()

@@ -398,8 +398,10 @@ def test_add_scored_images_stores_many_in_one_transaction(repo: SqliteRepository
     from astrolens.domain.writes import NewImage
 
     def item(seed: int, verdict: Verdict, model: str = MODEL) -> NewImage:
+        # Far apart on the sky: the batch write checks look-alikes too, and these are not.
+        sky = SkyPosition(10.0 * seed, 0.0)
         return NewImage(
-            decoded(seed, source_id="batch"),
+            decoded(seed, source_id="batch", sky=sky),
             None,
             None,
             embedding(seed, model=model),

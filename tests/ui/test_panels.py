@@ -175,8 +175,9 @@ def test_settings_round_trip_and_keys_never_go_to_a_plaintext_keyring(
     s = win.settings
     # keyrings.alt's file backend is what keyring falls back to without a Secret Service: it
     # would keep the key unencrypted, so Settings says so and stores nothing (issue 16, item 8).
-    assert "PlaintextKeyring" in s.keyring_status.text()
-    assert "no secure keyring" in s.keyring_status.text()
+    assert "plain-text file" in s.keyring_status.text()
+    assert "Keys are not stored" in s.keyring_status.text()
+    assert "PlaintextKeyring" in s.keyring_status.toolTip()
     s.interval.setValue(120)
     s.aggressive.setChecked(True)
     s.sources.item(0, 2).setText("0.5")
