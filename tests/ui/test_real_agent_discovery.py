@@ -6,14 +6,18 @@ shows after a restart."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 
 from pytestqt.qtbot import QtBot
 
 from astrolens.app.agent import AgentRuntime
-from astrolens.domain.agent import CandidateFilter
-from astrolens.domain.scoring import Verdict
+from astrolens.domain.agent import AgentStats, CandidateFilter
+from astrolens.domain.scoring import Thresholds, Verdict
+from astrolens.ui.bridge import AgentBridge
+from astrolens.ui.discovery import DiscoveryPanel
 from astrolens.ui.main_window import MainWindow
+from tests.ui.fakes import FakeController
 
 
 def _run(qtbot: QtBot, coro):  # type: ignore[no-untyped-def]
@@ -71,3 +75,24 @@ def test_the_threshold_line_is_the_cut_the_listed_anomalies_were_judged_by(
         assert hi > lo or s.held_back_new_kind > 0
         assert not d.cut_note.isHidden()
         assert "near-miss" in d.cut_note.text()
+
+
+def test_the_panel_explains_a_cut_that_varied_between_scans(
+    qtbot: QtBot, controller: FakeController
+) -> None:
+    panel = DiscoveryPanel(controller, AgentBridge(controller))
+    qtbot.addWidget(panel)
+    cut = Thresholds(anomaly_p=0.004, near_miss_p=0.03)
+    varied = AgentStats(
+        recent_p_values=(0.5, 0.02, 0.003),
+        thresholds_in_use=cut,
+        anomaly_cut_range=(0.001, 0.004),
+    )
+    panel.apply_stats(varied)
+    assert not panel.cut_note.isHidden()
+    assert "near-miss from one scan can have a smaller p" in panel.cut_note.text()
+    panel.apply_stats(dataclasses.replace(varied, anomaly_cut_range=(0.004, 0.004)))
+    assert panel.cut_note.isHidden()
+    # with no calibrated judgement yet there is no cut to draw: raw scores, no lines
+    panel.apply_stats(AgentStats(recent_scores=(1.0, 2.0)))
+    assert panel.histogram.lines == []
