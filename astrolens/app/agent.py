@@ -307,12 +307,15 @@ class AgentRuntime:
             hourly_counts=tuple(hourly),
             thresholds_in_use=judged[0] if judged else None,
             anomaly_cut_range=(min(cuts), max(cuts)) if cuts else None,
-            held_back_new_kind=sum(
+            ranked_within_batch=sum(
                 1
-                for r in calibrated
+                for r in recent
                 if r.verdict is Verdict.NEAR_MISS
-                and r.thresholds is not None
-                and r.p_value <= r.thresholds.anomaly_p
+                and (
+                    r.thresholds is None
+                    or r.thresholds.anomaly_p <= 0
+                    or r.p_value <= r.thresholds.anomaly_p
+                )
             ),
         )
 

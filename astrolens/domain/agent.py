@@ -59,9 +59,10 @@ class AgentStats:
     # (lowest, highest) anomaly cut over the recent judgements: when they differ, a near-miss
     # of one scan can have a smaller p than an anomaly of another, and the panel says so.
     anomaly_cut_range: tuple[float, float] | None = None
-    # Recent images whose p passed the anomaly cut but stayed near-misses: a new kind of image
-    # with no reference of its own yet is ranked within its batch, never called an anomaly.
-    held_back_new_kind: int = 0
+    # Recent near-misses judged within their own batch (a first scan, or a new kind of image
+    # with no reference of its own yet): never called anomalies, and their p-values are not
+    # on the calibrated cut's scale.
+    ranked_within_batch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

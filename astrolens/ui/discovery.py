@@ -206,11 +206,12 @@ class DiscoveryPanel(QWidget):
                 f" recently between p ≤ {lo_hi[0]:.2g} and p ≤ {lo_hi[1]:.2g}. So a near-miss"
                 " from one scan can have a smaller p than an anomaly from another."
             )
-        if s.held_back_new_kind:
+        if s.ranked_within_batch:
             notes.append(
-                f"{s.held_back_new_kind:,} near-miss(es) passed the anomaly cut but are a new kind"
-                " of image with no reference of their own yet: ranked within their batch, not"
-                " called anomalies until enough of their kind is stored."
+                f"{s.ranked_within_batch:,} near-miss(es) were ranked within their own batch (a"
+                " first scan, or a new kind of image with no reference of its own yet): not"
+                " called anomalies until enough of their kind is stored, so their p can be"
+                " smaller than an anomaly's."
             )
         self.cut_note.setText(" ".join(notes))
         self.cut_note.setVisible(bool(notes))

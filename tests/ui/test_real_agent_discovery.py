@@ -72,7 +72,7 @@ def test_the_threshold_line_is_the_cut_the_listed_anomalies_were_judged_by(
     # says so in words.
     crossed = near and min(n.p_value for n in near) < max(a.p_value for a in anomalies)
     if crossed:
-        assert hi > lo or s.held_back_new_kind > 0
+        assert hi > lo or s.ranked_within_batch > 0
         assert not d.cut_note.isHidden()
         assert "near-miss" in d.cut_note.text()
 
