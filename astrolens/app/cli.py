@@ -199,7 +199,11 @@ def _learning_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 # Commands that write the store or query the catalogs: one such process per home at a time.
-_WRITERS = frozenset({"run", "scan", "label", "crossref", "train"})
+# `serve` takes labels and scans through the API, `annotate` stores answers, `ingest` and
+# `targets` add images.
+_WRITERS = frozenset(
+    {"run", "scan", "label", "crossref", "train", "serve", "annotate", "ingest", "targets"}
+)
 
 
 def _takes_home_lock(args: argparse.Namespace) -> bool:
