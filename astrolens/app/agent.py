@@ -430,12 +430,15 @@ class AgentRuntime:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        from astrolens.app.display_png import render_png
+        """The same rendering the window shows (`display_image`), as PNG bytes."""
+        from astrolens.domain.display import NAMED_STRETCHES
+        from astrolens.imaging.display import png_bytes
 
-        path = await self.image_path(image_id)
-        if path is None:
+        chosen, limits = NAMED_STRETCHES[stretch]
+        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
+        if shown is None:
             return None
-        return await run_in(self.app.executors.io, render_png, path, stretch, max_px)
+        return await run_in(self.app.executors.io, png_bytes, shown)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         record = await self.get_image(image_id)

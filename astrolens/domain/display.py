@@ -56,3 +56,14 @@ class DisplayImage:
             f"{self.kind} · {self.source_width}×{self.source_height} {tone} · "
             f"{self.stretch.value} stretch, {self.limits.value} limits"
         )
+
+
+# The stretches a script names (the API's `?stretch=`): "auto" is the default for the file's
+# kind; "zscale" is a linear stretch between IRAF's zscale limits.
+NAMED_STRETCHES: dict[str, tuple[DisplayStretch | None, DisplayLimits | None]] = {
+    "auto": (None, None),
+    "asinh": (DisplayStretch.ASINH, None),
+    "log": (DisplayStretch.LOG, None),
+    "linear": (DisplayStretch.LINEAR, None),
+    "zscale": (DisplayStretch.LINEAR, DisplayLimits.ZSCALE),
+}

@@ -222,3 +222,14 @@ class DisplayRenderer:
             source_width=int(cols),
             source_height=int(rows),
         )
+
+
+def png_bytes(shown: DisplayImage) -> bytes:
+    """The display pixels as a PNG file (the API, the LLM annotator)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(shown.pixels).save(out, format="PNG")
+    return out.getvalue()

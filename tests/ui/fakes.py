@@ -503,13 +503,15 @@ class FakeController:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        from astrolens.app.display_png import render_png  # the real rendering, off the loop
+        from astrolens.domain.display import NAMED_STRETCHES
+        from astrolens.imaging.display import png_bytes  # the real rendering, off the loop
 
-        path = await self.image_path(image_id)
-        if path is None:
+        chosen, limits = NAMED_STRETCHES[stretch]
+        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
+        if shown is None:
             return None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, render_png, path, stretch, max_px)
+        return await loop.run_in_executor(self.executor, png_bytes, shown)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         return await self.image_png(image_id, max_px=256)

@@ -21,10 +21,10 @@ from starlette.exceptions import HTTPException
 from astrolens import __version__
 from astrolens.app.api import schemas as s
 from astrolens.app.api.events import EventHub
-from astrolens.app.display_png import STRETCHES
 from astrolens.domain.agent import AgentController, CandidateFilter
 from astrolens.domain.annotation import AnnotationError, AnnotationFailure
 from astrolens.domain.crossmatch import CatalogVerdict
+from astrolens.domain.display import NAMED_STRETCHES
 from astrolens.domain.errors import UnreadableImageError
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.learning import LearningController
@@ -211,7 +211,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
     )
     async def image_png(
         image_id: int,
-        stretch: Annotated[str, Query(pattern="^(" + "|".join(STRETCHES) + ")$")] = "auto",
+        stretch: Annotated[str, Query(pattern="^(" + "|".join(NAMED_STRETCHES) + ")$")] = "auto",
     ) -> Response:
         """The display rendering of any stored kind (JPEG, PNG, TIFF, FITS, stamps)."""
         await image_or_404(image_id)
