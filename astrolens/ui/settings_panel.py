@@ -75,10 +75,9 @@ MODELS = [
     "openclip:ViT-S-32",
 ]
 MODEL_HELP = (
-    "efficientnet-lite0 works offline (ImageNet weights). When online, "
-    f"{RECOMMENDED_ONLINE_BACKBONE} is a galaxy-trained Zoobot encoder, downloaded once into "
-    f"the Hugging Face cache. Zoobot: {ZOOBOT_CITATION}. Licence: as on each model card "
-    "(shown when the model loads)."
+    "Offline: efficientnet-lite0 (ImageNet). Online: "
+    f"{RECOMMENDED_ONLINE_BACKBONE}, trained on galaxies, downloaded once. "
+    f"Cite {ZOOBOT_CITATION.split(';')[0]}; licence as on its model card, shown when it loads."
 )
 
 
@@ -177,6 +176,10 @@ class SettingsPanel(QWidget):
         form.addRow("False discovery rate", self.fdr)
         form.addRow("FDR in aggressive mode", self.aggressive_fdr)
         form.addRow("Model", self.model)
+        self.model_help = QLabel(MODEL_HELP)
+        self.model_help.setWordWrap(True)
+        self.model_help.setStyleSheet("color: palette(mid);")
+        form.addRow("", self.model_help)
         row = QHBoxLayout()
         row.addWidget(self.data_dir, 1)
         row.addWidget(browse)
