@@ -522,6 +522,9 @@ class DiscoveryPipeline:
         for item in batch:
             by_group.setdefault(item.image.group, []).append(item)
         for group, items in by_group.items():
+            # Paused while this batch was being embedded (seconds on a busy CPU): keep its
+            # vectors and store them after resume, so Pause stops the store growing at once.
+            await self._resume.wait()
             stacked = np.stack([it.vector for it in items if it.vector is not None])
             results = await self.scoring.score(group, stacked)
             for i, item in enumerate(items):
