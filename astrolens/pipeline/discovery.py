@@ -529,6 +529,7 @@ class DiscoveryPipeline:
             results = await self.scoring.score(group, stacked)
             for i, item in enumerate(items):
                 result = results[i] if results is not None else None
+                await self._resume.wait()  # a batch's items are stored one by one: hold here too
                 record = await self._persist(item, result, report)
                 if record is None:
                     continue
