@@ -73,3 +73,5 @@ def test_the_queue_and_the_tray_offer_the_most_unusual_so_far(
     assert "Most unusual so far, not yet significant" in v.score.text()
     qtbot.waitUntil(lambda: "about 3,999 images" in v.status.text(), timeout=10000)
     save_screenshot(win, "first-run-verification")
+    bridge.close()  # no refresh may fire after this test's loop is gone
+    tray.icon.hide()
