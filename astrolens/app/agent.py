@@ -84,6 +84,7 @@ class AgentRuntime:
         self._index: Any = None
         self._index_lock = asyncio.Lock()
         self._paused = False
+        self._quiet = False
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
@@ -157,8 +158,12 @@ class AgentRuntime:
         """No new image is pulled, by the discovery loop or by a running folder scan."""
         before = self.state
         self._paused = True
-        for pipeline in self._running_pipelines():
-            pipeline.pause()
+        self._quiet = True  # the pipelines' own state events: the agent says it once below
+        try:
+            for pipeline in self._running_pipelines():
+                pipeline.pause()
+        finally:
+            self._quiet = False
         if before is not PipelineState.PAUSED:
             # Said once by the agent, whichever pipelines run (none, the loop, scans).
             self._emit(PipelineStateChanged(PipelineState.PAUSED))
@@ -167,8 +172,12 @@ class AgentRuntime:
         """Everything paused goes on where it stopped (queued files stay queued)."""
         before = self.state
         self._paused = False
-        for pipeline in self._running_pipelines():
-            pipeline.resume()
+        self._quiet = True
+        try:
+            for pipeline in self._running_pipelines():
+                pipeline.resume()
+        finally:
+            self._quiet = False
         if self.state is not before:
             self._emit(PipelineStateChanged(self.state))
 
@@ -181,7 +190,7 @@ class AgentRuntime:
         resume) so that a UI sees one PAUSED per Pause, not one per pipeline."""
         if isinstance(event, PipelineStateChanged) and event.state is PipelineState.PAUSED:
             return
-        if isinstance(event, PipelineStateChanged) and self._paused:
+        if isinstance(event, PipelineStateChanged) and (self._paused or self._quiet):
             return
         self._emit(event)
 

@@ -54,6 +54,9 @@ Callback = Callable[[int], Any]
 
 
 def _name(c: Candidate) -> str:
+    """The file a person knows; a stamp cut from a frame is named after the frame."""
+    if c.image.parent_uri:
+        return unquote(c.image.parent_uri.rstrip("/").rsplit("/", 1)[-1]) + " (stamp)"
     return unquote(c.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 

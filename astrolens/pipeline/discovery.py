@@ -379,7 +379,9 @@ class DiscoveryPipeline:
         if report.anomalies or not self.config.keep_most_unusual:
             return ()
         scored = [s for s in report.scored if s.result is not None]
-        scored.sort(key=lambda s: s.result.score if s.result else 0.0, reverse=True)
+        # By p-value first: scores of different kinds of image are on different scales, their
+        # p-values are not.
+        scored.sort(key=lambda s: (s.result.p_value, -s.result.score) if s.result else (1.0, 0.0))
         top = scored[: self.config.keep_most_unusual]
         if not top:
             return ()
@@ -594,6 +596,9 @@ class DiscoveryPipeline:
             raise
         for item, vector in zip(batch, vectors, strict=True):
             item.vector = vector
+        # Paused while this batch was being embedded (seconds on a busy CPU): keep its vectors
+        # and store them after resume, so Pause stops the store growing at once.
+        await self._resume.wait()
         # Judged per kind of image (domain/lookalike.py), not only per group: a new survey's
         # cutouts are not flagged wholesale against another survey's reference.
         by_group: dict[ScoringKey, list[_Item]] = {}
@@ -608,6 +613,7 @@ class DiscoveryPipeline:
             scored = await self.scoring.score(group, stacked[group])
             for i, item in enumerate(items):
                 results[id(item)] = scored[i] if scored is not None else None
+        await self._resume.wait()  # paused while scoring: hold the batch's one transaction
         stored = await self._persist(batch, blob_writes, results)
         for group, items in by_group.items():
             for i, item in enumerate(items):

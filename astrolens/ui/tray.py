@@ -139,7 +139,9 @@ class TrayAgent(QObject):
         unusual: list[Candidate] = []
         if not recent:  # a first run: the most unusual so far, said as such
             unusual = await controller.candidates(
-                CandidateFilter(verdicts=(Verdict.NORMAL,), order_by="score", limit=RECENT)
+                CandidateFilter(
+                    verdicts=(Verdict.NEAR_MISS, Verdict.NORMAL), order_by="score", limit=RECENT
+                )
             )
         self._fill_recent(recent, unusual)
         self._update()
@@ -170,7 +172,7 @@ class TrayAgent(QObject):
             action = self.recent_menu.addAction(title)
             if action is not None:
                 action.triggered.connect(_emitter(self.open_candidate.emit, cand.id))
-                if cand.result.verdict is Verdict.NORMAL:
+                if cand.result.verdict is not Verdict.ANOMALY:
                     action.setToolTip(self.recent_menu.toolTip())
 
     def _state_changed(self, event) -> None:  # type: ignore[no-untyped-def]

@@ -141,6 +141,7 @@ class VerificationPanel(QWidget):
         self.note.returnPressed.connect(self.save_note)
         self.status = ElidedLabel("T true · F false · U unsure · N/→ next · P/← previous")
         self.status.setObjectName("muted")
+        self.status.setWordWrap(True)  # long notes wrap instead of widening the window
         self.where = QLabel()
         self.where.setObjectName("muted")
         self.mode = QComboBox()

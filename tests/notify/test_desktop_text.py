@@ -73,3 +73,11 @@ def test_the_strongest_of_a_group_is_the_top_ranked_among_tied_p_values() -> Non
     title, body = group_text(cands, scanned="folder demo (355 new images)")
     assert title == "3 new anomalies in folder demo (355 new images)"
     assert body.startswith("Strongest: #2 anomaly__M51.fits")
+
+
+def test_a_stamp_is_named_after_its_frame() -> None:
+    cand = _candidate(
+        9, p=0.001, score=5.0, name="M51.fits#x=10,y=20", verdict=CatalogVerdict.PENDING
+    )
+    image = dataclasses.replace(cand.image, parent_uri="file:///data/demo/M51.fits")
+    assert single_text(dataclasses.replace(cand, image=image))[0] == "Anomaly #9: M51.fits (stamp)"

@@ -17,7 +17,8 @@ from tests.ui.fakes import FakeController
 def test_a_notification_starts_the_review_at_its_candidate_with_a_way_back(
     qtbot: QtBot, controller: FakeController
 ) -> None:
-    win = MainWindow(controller, AgentBridge(controller), url_opener=lambda url: None)
+    bridge = AgentBridge(controller)
+    win = MainWindow(controller, bridge, url_opener=lambda url: None)
     qtbot.addWidget(win)
     win.resize(1366, 768)
     win.show()
@@ -39,6 +40,7 @@ def test_a_notification_starts_the_review_at_its_candidate_with_a_way_back(
     qtbot.waitUntil(lambda: v.candidate is not None and v.candidate.id == reviewing)
     assert not v.back.isVisible()
     assert v.where.text().startswith(f"{v.queue.index(reviewing) + 1} of ")
+    bridge.close()  # no refresh may fire after this test's loop is gone
 
 
 def test_a_folder_scan_shows_progress_and_a_summary_in_the_tray_and_discovery(
@@ -59,3 +61,5 @@ def test_a_folder_scan_shows_progress_and_a_summary_in_the_tray_and_discovery(
     summary = win.discovery.scan_status.text()
     assert summary.startswith("Scanned folder demo:") and "files" in summary
     assert tray.status_action.text() == f"AstroLens — {summary}"
+    bridge.close()  # no refresh may fire after this test's loop is gone
+    tray.icon.hide()
