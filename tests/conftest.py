@@ -75,3 +75,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def release_home_locks() -> object:
+    """A CLI command run in-process takes its home's writer lock for the process's life, as a
+    real process would; the test process runs many, so each test gives back what it took."""
+    yield
+    from astrolens.app import home_lock
+
+    for lock_path in list(home_lock._held):
+        home_lock.release_home_lock(lock_path.parent)
