@@ -24,7 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from astrolens.domain.errors import SourceUnavailableError, UnreadableImageError  # noqa: E402
+from astrolens.domain.errors import (  # noqa: E402
+    SourceUnavailableError,
+    TemporarilyUnreadableError,
+    UnreadableImageError,
+)
 from tests.reliability.conftest import copy_into  # noqa: E402
 from tests.reliability.fuzz import fuzz, seed_files  # noqa: E402
 from tests.reliability.killing import kill_rounds, reference_scan  # noqa: E402
@@ -63,6 +67,8 @@ async def fault_soak(requests: int, rng: random.Random) -> tuple[Counter[str], C
                 outcomes["image"] += 1
             except SourceUnavailableError:
                 outcomes["source unavailable (retried later)"] += 1
+            except TemporarilyUnreadableError:
+                outcomes["temporary quarantine (retried later)"] += 1
             except UnreadableImageError:
                 outcomes["unreadable (quarantined)"] += 1
             except Exception:
@@ -136,7 +142,8 @@ def main() -> int:
         ("  outcomes", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))),
         ("  any other outcome (a finding)", str(other)),
     ]
-    lost = not kills.nothing_lost or report.crashes or report.hangs or other
+    kills_lost = args.rounds > 0 and not kills.nothing_lost
+    lost = kills_lost or report.crashes or report.hangs or other
     rows.append(("NOTHING LOST", "no" if lost else "yes"))
 
     width = max(len(k) for k, _ in rows)

@@ -9,6 +9,7 @@ file cannot make us allocate gigabytes.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -74,6 +75,19 @@ def inflate_gzip(data: bytes, name: str, max_bytes: int) -> bytes:
     return bytes(out)
 
 
+_NAXIS_CARD = re.compile(rb"NAXIS   = *(-?\d+)")
+
+
+def _require_sane_naxis(data: bytes, name: str) -> None:
+    """The standard allows 0..999 axes; astropy loops over NAXIS before any size check, so a
+    header claiming 2,147,483,647 axes would hang it (found by fuzzing)."""
+    for match in _NAXIS_CARD.finditer(data):
+        if match.start() % _CARD == 0 and not 0 <= int(match.group(1)) <= 999:
+            raise UnreadableImageError(
+                f"{name}: broken FITS file (NAXIS = {int(match.group(1)):,}; at most 999)"
+            )
+
+
 def _declared_length(head: bytes | bytearray) -> int | None:
     """Header plus data length of a FITS file whose primary HDU is all of it, or None when
     the header is incomplete here or announces extensions."""
@@ -104,6 +118,7 @@ def read_fits(
     data: bytes, name: str, max_pixels: int, max_decoded_bytes: int | None = None
 ) -> FitsData:
     _require_end_card(data, name)
+    _require_sane_naxis(data, name)
     try:
         with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
             return _first_image(hdul, name, max_pixels, max_decoded_bytes)

@@ -46,7 +46,8 @@ def read_raster(
     if fmt is ImageFormat.TIFF:
         arr = _read_tiff(data, name, max_pixels, max_decoded_bytes)
         if arr is not None:
-            factor = _reduction(arr.shape[0] * arr.shape[1], max_working_pixels)
+            pixels = arr.shape[0] * arr.shape[1] if arr.ndim in (2, 3) else 0
+            factor = _reduction(pixels, max_working_pixels)
             return _normalise(_block_reduce(arr, factor), name, factor)
     image, factor = _read_pillow(data, name, max_pixels, max_decoded_bytes, max_working_pixels)
     return _normalise(image, name, factor)
