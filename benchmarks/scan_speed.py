@@ -47,12 +47,14 @@ class Run:
     output: str
 
 
-def run_child(args: list[str]) -> Run:
-    """Run a child to completion; its own rusage gives CPU time and peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+def run_child(args: list[str], tree: Path = ROOT) -> Run:
+    """Run a child to completion (importing astrolens from `tree`); its own rusage gives
+    CPU time and peak RSS."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        # cwd too: `python -m` puts the working directory first on sys.path.
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tree)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         out.seek(0)
@@ -94,7 +96,7 @@ def load_avg() -> str:
 # ------------------------------------------------------------------------ 1. full scan
 
 
-def full_scan(bench: Path, repeats: int, work: Path) -> None:
+def full_scan(bench: Path, repeats: int, work: Path, compare: Path | None = None) -> None:
     files = image_files(bench)
     n = len(files)
     folder = bench if LIMIT is None else link_folder(files, bench, work / "limited")
@@ -104,6 +106,9 @@ def full_scan(bench: Path, repeats: int, work: Path) -> None:
         home = work / f"full-{r}"
         rows.append(("astrolens scan", run_child(scan_cmd(home, folder))))
         shutil.rmtree(home, ignore_errors=True)
+        if compare is not None:  # the same scan with another checkout's code (e.g. main)
+            rows.append((f"scan ({compare.name})", run_child(scan_cmd(home, folder), compare)))
+            shutil.rmtree(home, ignore_errors=True)
     base = min(run.wall_s for name, run in rows if name == "baseline")
     base_cpu = min(run.cpu_s for name, run in rows if name == "baseline")
     print(f"\n## Full scan of {n} bench images (load average {load_avg()})\n")
@@ -112,7 +117,8 @@ def full_scan(bench: Path, repeats: int, work: Path) -> None:
     for name, run in rows:
         print(
             f"| {name} | {run.wall_s:.1f} | {n / run.wall_s:.1f} | {run.cpu_s:.1f} | "
-            f"{run.peak_mb:.0f} | {run.wall_s / base:.2f} | {run.cpu_s / base_cpu:.2f} |"
+            f"{run.peak_mb:.0f} | {run.wall_s / base:.2f} | {run.cpu_s / base_cpu:.2f} |",
+            flush=True,
         )
 
 
@@ -278,6 +284,9 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-stores", action="store_true")
     parser.add_argument("--limit", type=int, help="only the first N bench images (smoke run)")
+    parser.add_argument(
+        "--compare", type=Path, help="also scan with the astrolens of this checkout (before)"
+    )
     parser.add_argument("--agent-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.agent_child:
@@ -289,7 +298,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="astrolens-scan-speed-") as tmp:
         work = Path(tmp)
         if not args.skip_full:
-            full_scan(bench, args.repeats, work)
+            full_scan(bench, args.repeats, work, args.compare)
         batch_dir = link_folder(
             image_files(bench)[:: max(1, len(image_files(bench)) // args.batch)][: args.batch],
             bench,

@@ -17,6 +17,7 @@ from astrolens.domain.ports import Repository
 from astrolens.domain.records import CandidateOrder, TrainingStatus
 from astrolens.domain.scoring import Calibration, Verdict
 from astrolens.domain.sky import SkyPosition
+from astrolens.domain.writes import NewImage
 from astrolens.store.repository import SqliteRepository
 from tests.store.builders import DIM, MODEL, THRESHOLDS, decoded, embedding, now, result
 
@@ -419,3 +420,88 @@ def test_add_scored_images_stores_many_in_one_transaction(repo: SqliteRepository
     with pytest.raises(ModelMismatchError):
         repo.add_scored_images([item(3, Verdict.ANOMALY), item(4, Verdict.ANOMALY, "other")])
     assert repo.count_images() == 2
+
+
+def _far_phash(k: int) -> str:
+    """Perceptual hashes at least 32 bits apart, so only content makes duplicates."""
+    return f"{int(np.random.default_rng(k).integers(0, 2**63)):016x}"
+
+
+def _new(seed: int, verdict: Verdict | None, **kw: object) -> NewImage:
+    image = decoded(seed, phash=_far_phash(seed), **kw)  # type: ignore[arg-type]
+    scored = result(verdict, float(seed)) if verdict is not None else None
+    return NewImage(image, None, None, embedding(seed), MODEL, scored)
+
+
+def test_a_batch_is_one_transaction_returning_records_and_candidates(
+    repo: SqliteRepository,
+) -> None:
+    batch = [_new(1, Verdict.NORMAL), _new(2, Verdict.ANOMALY), _new(3, None)]
+    stored = repo.add_scored_images(batch)
+    assert [s.duplicate for s in stored] == [False, False, False]
+    assert [s.record for s in stored] == [repo.get_image(s.record.id) for s in stored]
+    assert stored[0].candidate is None and stored[2].candidate is None
+    # The candidate built by the write is the one a read gives: nothing to read back.
+    assert stored[1].candidate == repo.get_candidate(stored[1].record.id)
+    assert repo.unscored_embeddings(MODEL)[0][0] == stored[2].record.id
+
+
+def test_a_batch_records_repeats_as_sightings(repo: SqliteRepository) -> None:
+    first = repo.add_scored_images([_new(1, Verdict.NORMAL)])[0]
+    again = _new(1, Verdict.NORMAL, uri="https://mirror.test/1.fits")  # same bytes
+    twin = dataclasses.replace(
+        _new(5, Verdict.NORMAL), image=decoded(5, phash=_far_phash(4))
+    )  # different bytes, a look-alike of the next one at the same place: same object
+    look_alike = _new(4, Verdict.ANOMALY)
+    stored = repo.add_scored_images([again, look_alike, twin])
+    assert [s.duplicate for s in stored] == [True, False, True]
+    assert stored[0].record.id == first.record.id
+    assert stored[2].record.id == stored[1].record.id
+    assert repo.count_images() == 2
+    assert repo.get_image(first.record.id).sightings == 2  # type: ignore[union-attr]
+
+
+def test_a_failing_batch_leaves_nothing(
+    repo: SqliteRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = repo._upsert_embedding
+    calls: list[int] = []
+
+    def fails_on_the_second(image_id: int, emb: Embedding) -> None:
+        calls.append(image_id)
+        if len(calls) == 2:
+            raise RuntimeError("disk went away mid-batch")
+        real(image_id, emb)
+
+    monkeypatch.setattr(repo, "_upsert_embedding", fails_on_the_second)
+    with pytest.raises(RuntimeError):
+        repo.add_scored_images([_new(1, Verdict.NORMAL), _new(2, Verdict.ANOMALY)])
+    assert repo.count_images() == 0
+    assert repo.candidates() == []
+
+
+def test_all_catalog_answers_are_saved_together_and_the_candidate_returned(
+    repo: SqliteRepository,
+) -> None:
+    stored = repo.add_scored_images([_new(2, Verdict.ANOMALY)])[0]
+    answers = [
+        CrossMatch("simbad", MatchStatus.NO_MATCH, 5.0, checked_at=now()),
+        CrossMatch("ned", MatchStatus.ERROR, 5.0, reason="timeout", checked_at=now()),
+    ]
+    candidate = repo.save_crossmatches(stored.record.id, answers)
+    assert candidate == repo.get_candidate(stored.record.id)
+    assert candidate is not None and len(candidate.crossmatches) == 2
+    assert candidate.catalog_verdict is not CatalogVerdict.PENDING
+
+
+def test_add_scores_returns_each_record_with_its_candidate(repo: SqliteRepository) -> None:
+    stored = repo.add_scored_images([_new(1, None), _new(2, None)])
+    ids = [s.record.id for s in stored]
+    out = repo.add_scores(
+        MODEL, [(ids[0], result(Verdict.NORMAL)), (ids[1], result(Verdict.NEAR_MISS))]
+    )
+    assert [record.id for record, _ in out] == ids
+    assert out[0][1] is None
+    assert out[1][1] == repo.get_candidate(ids[1])
+    assert repo.count_normal_scores(MODEL, 3) == 1  # the builders' calibration version
+    assert repo.count_normal_scores(MODEL, 4) == 0

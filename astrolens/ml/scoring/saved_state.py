@@ -38,6 +38,19 @@ def _settings(scorer: EnsembleScorer) -> dict[str, Any]:
     return {**{k: getattr(scorer, k) for k in _SETTINGS}, "detectors": names}
 
 
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory; the rename still holds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class ScorerStateFiles:
     """Implements `astrolens.domain.ports.ScorerStore` for `EnsembleScorer`s."""
 
@@ -97,6 +110,7 @@ class ScorerStateFiles:
             os.replace(temp, final)
         finally:
             temp.unlink(missing_ok=True)
+        _fsync_dir(final.parent)  # the rename itself survives a power cut
 
     def load(self, key: str, calibration: Calibration, like: AnomalyScorer) -> AnomalyScorer | None:
         path = self.path_for(key, calibration.model_id)
