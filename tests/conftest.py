@@ -84,5 +84,5 @@ def release_home_locks() -> object:
     yield
     from astrolens.app import home_lock
 
-    for lock_path in list(home_lock._held):
+    for lock_path in home_lock.held_locks():
         home_lock.release_home_lock(lock_path.parent)

@@ -248,12 +248,10 @@ def _toolbox_handlers() -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from astrolens.app import commands, commands_api, commands_batch, commands_crossref
 
     if args.home is not None:
         os.environ["ASTROLENS_HOME"] = str(args.home)
-    command = args.command
-    desktop = command is None or (command == "run" and not args.headless)
+    desktop = args.command is None or (args.command == "run" and not args.headless)
     if desktop and not args.headless and not _has_display():
         print(
             "astrolens: no display found. Use `astrolens run --headless` to run the "
@@ -261,10 +259,27 @@ def dispatch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if _takes_home_lock(args):
-        refused = _lock_home(args, tray=desktop and not args.headless)
-        if refused is not None:
-            return refused
+    if not _takes_home_lock(args):
+        return _run_command(args, desktop)
+    from astrolens.app.home_lock import held_locks, release_home_lock
+
+    before = held_locks()
+    refused = _lock_home(args, tray=desktop and not args.headless)
+    if refused is not None:
+        return refused
+    try:
+        return _run_command(args, desktop)
+    finally:
+        # The command is over: as the process's exit would, give the lock back (a script or
+        # test that runs several commands in one process must not lock itself out).
+        for lock_path in held_locks() - before:
+            release_home_lock(lock_path.parent)
+
+
+def _run_command(args: argparse.Namespace, desktop: bool) -> int:
+    from astrolens.app import commands, commands_api, commands_batch, commands_crossref
+
+    command = args.command
     if desktop:
         if args.headless:
             return commands.run_headless(args)

@@ -105,6 +105,11 @@ def acquire_home_lock(data_dir: Path, command: str, *, tray: bool = False) -> Pa
     return lock_path
 
 
+def held_locks() -> frozenset[Path]:
+    """The lock files this process holds."""
+    return frozenset(_held)
+
+
 def release_home_lock(data_dir: Path) -> None:
     """For tests and in-process reuse; a process that exits releases it anyway."""
     fd = _held.pop(data_dir / LOCK_NAME, None)

@@ -536,9 +536,11 @@ def test_cli_serve_and_api_token(scanned_home, tmp_path):
         got = httpx.get(f"{url}/candidates", headers={"Authorization": f"Bearer {token}"})
         assert got.status_code == 200 and got.json()["items"]
         port = url.rsplit(":", 1)[1]
+        # A second home: this one is the running server's (one writer per home, exit 7).
+        other_home = {**env, "ASTROLENS_HOME": str(tmp_path / "other-home")}
         taken = subprocess.run(
             [sys.executable, "-m", "astrolens", "serve", "--port", port],
-            env=env,
+            env=other_home,
             capture_output=True,
             text=True,
             timeout=120,
