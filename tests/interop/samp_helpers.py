@@ -36,7 +36,7 @@ class Receiver:
         found = [params for got_type, params in self.got if got_type == mtype]
         return found[-1] if found else None
 
-    def wait(self, mtype: str, timeout: float = 10.0) -> dict[str, Any]:
+    def wait(self, mtype: str, timeout: float = 30.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for got_type, params in self.got:
