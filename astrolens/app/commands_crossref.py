@@ -139,7 +139,7 @@ def _pending(app: AstroLensApp, args: argparse.Namespace) -> int:
 
     async def check_all() -> None:
         # One event loop for the whole queue: a fresh asyncio.run per candidate was 23 % of
-        # `--all-pending` from a warm cache (issue 19).
+        # `--all-pending` from a warm cache.
         nonlocal errors
         for candidate in pending:
             results = await _check(app, candidate)

@@ -329,7 +329,7 @@ class SettingsPanel(QWidget):
         if st.available:
             words = f"Keys are kept in {keyring_words(st.backend)}."
         elif "PlaintextKeyring" in f"{st.backend} {st.error}":
-            # The file fallback would keep keys unencrypted: nothing is stored (issue 16).
+            # The file fallback would keep keys unencrypted: nothing is stored.
             words = (
                 "Keys are not stored: the only keyring here is a plain-text file on this "
                 "computer (not encrypted). Start your desktop's keyring (GNOME Keyring, KWallet) "
