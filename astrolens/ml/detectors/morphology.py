@@ -13,7 +13,7 @@ mean Euclidean distance to its 5 nearest reference images in that space.
 
 Good at: disturbed or unusual shapes in collections that mix surveys, because the statistics
 are ratios of the image's own light and barely depend on the instrument (on the bench: Galaxy
-Zoo within-survey AUROC 0.58 -> 0.70 in a study on the development benchmark). Bad at: anything a shape
+Zoo within-survey AUROC 0.58 -> 0.70 in an earlier study). Bad at: anything a shape
 statistic cannot see (an artefact with a galaxy-like profile, a faint lens arc next to a
 bright galaxy), and at rings and HSC stamps, where it lowered AUROC; hence opt-in
 (`astrolens score --morphology`), not in the default ensemble.
