@@ -65,7 +65,7 @@ def image_kind(
     origin = (
         (provenance.survey or "").strip()
         or str(extra.get(INSTRUMENT_KEY) or "").strip()
-        or provenance.source_id
+        or source_family(provenance.source_id)
     )
     return ImageKind(
         group=group,
@@ -75,6 +75,13 @@ def image_kind(
         bands=(provenance.bands or "").strip(),
         scale=scale_bucket(provenance.pixel_scale_arcsec),
     )
+
+
+def source_family(source_id: str) -> str:
+    """The source as far as it says how images look: a named folder scan ("folder:night-2")
+    is a folder like any other. Its name says nothing about the camera, and a user's second
+    night must be judged against the first, not start again as a new kind."""
+    return source_id.split(":", 1)[0]
 
 
 def stored_kind(provenance: Provenance, group: ImageGroup, parent_uri: str | None) -> str:

@@ -37,3 +37,17 @@ def test_scale_bucket_and_message() -> None:
     assert scale_bucket(None) == "" and scale_bucket(0.0) == ""
     assert scale_bucket(0.262) == scale_bucket(0.27) != scale_bucket(0.168)
     assert new_kind_message(3, 20) == "new kind of image: no reference yet (3 of 20)"
+
+
+def test_a_named_folder_scan_is_a_folder_like_any_other() -> None:
+    """The tray names each folder scan's source after the folder; its name says nothing about
+    how the images look, so a second night is judged against the first."""
+    from astrolens.domain.images import ImageGroup, Provenance
+    from astrolens.domain.lookalike import image_kind
+
+    def kind(source_id: str) -> str:
+        prov = Provenance(source_id=source_id, uri=f"file:///{source_id}/a.png")
+        return image_kind(prov, ImageGroup.SURVEY, is_stamp=False, colour=True).key
+
+    assert kind("folder:night-1") == kind("folder:night-2") == kind("folder")
+    assert kind("sdss") != kind("folder")
