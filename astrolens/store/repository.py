@@ -75,6 +75,33 @@ _CANDIDATE_VERDICTS = frozenset({Verdict.ANOMALY, Verdict.NEAR_MISS})
 _IN_CHUNK = 500
 
 
+def _new_candidate_row(
+    image: ImageRow,
+    score_row: ScoreRow,
+    model_id: str,
+    verdict: str,
+    score: float,
+    now: datetime | None = None,
+) -> CandidateRow:
+    """A new review-queue row for `image`, judged by `score_row`. Without a sky position no
+    catalog can be asked: it says so instead of "pending" forever."""
+    now = now or utcnow()
+    positioned = image.ra_deg is not None and image.dec_deg is not None
+    return CandidateRow.create(
+        image=image.id,
+        score_row=score_row.id,
+        model_id=model_id,
+        source_id=image.source_id,
+        catalog_verdict=(
+            CatalogVerdict.PENDING if positioned else CatalogVerdict.NO_POSITION
+        ).value,
+        verdict=verdict,
+        score=score,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def default_retry_delay(attempts: int) -> timedelta:
     """How long to wait before asking a failed catalog again: 5 min doubling, capped at a day."""
     return min(timedelta(minutes=5) * (1 << max(0, attempts - 1)), timedelta(days=1))
@@ -425,20 +452,8 @@ class SqliteRepository:
                 image = ImageRow.get_or_none(ImageRow.id == image_id)
                 if score_row is None or image is None:
                     continue
-                positioned = image.ra_deg is not None and image.dec_deg is not None
-                now = utcnow()
-                CandidateRow.create(
-                    image=image_id,
-                    score_row=score_row.id,
-                    model_id=model_id,
-                    source_id=image.source_id,
-                    catalog_verdict=(
-                        CatalogVerdict.PENDING if positioned else CatalogVerdict.NO_POSITION
-                    ).value,
-                    verdict=score_row.verdict,
-                    score=float(score_row.score),
-                    created_at=now,
-                    updated_at=now,
+                _new_candidate_row(
+                    image, score_row, model_id, score_row.verdict, float(score_row.score)
                 )
                 added += 1
         return added
@@ -502,20 +517,8 @@ class SqliteRepository:
         now = utcnow()
         if existing is None:
             image = image if image is not None else ImageRow.get_by_id(image_id)
-            # Without a sky position no catalog can be asked: say so instead of "pending" forever.
-            positioned = image.ra_deg is not None and image.dec_deg is not None
-            created = CandidateRow.create(
-                image=image_id,
-                score_row=score_row.id,
-                model_id=model_id,
-                source_id=image.source_id,
-                catalog_verdict=(
-                    CatalogVerdict.PENDING if positioned else CatalogVerdict.NO_POSITION
-                ).value,
-                verdict=result.verdict.value,
-                score=float(result.score),
-                created_at=now,
-                updated_at=now,
+            created = _new_candidate_row(
+                image, score_row, model_id, result.verdict.value, float(result.score), now
             )
             if new_image:
                 return Candidate(
