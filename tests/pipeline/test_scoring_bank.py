@@ -83,7 +83,14 @@ async def test_a_scheduled_refit_runs_beside_the_batches_and_then_takes_over(
         assert sum(r.verdict is Verdict.NORMAL for r in first) >= 5  # a refit is due
         version = first[0].calibration_version
 
-        # The refit is blocked on its thread, yet the next batch is judged at once.
+        # The first batch scheduled the refit; once it is blocked on its thread, the next
+        # batch is still judged at once. (Waiting for it to start removes a race: on a busy
+        # machine the refit task could reach its thread only after the second batch.)
+        for _ in range(1000):
+            if len(fits) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(fits) == 2, "the scheduled refit never started"
         second = await asyncio.wait_for(bank.score(ImageGroup.SURVEY, queries), 10)
         assert second is not None and len(fits) == 2
         assert {r.calibration_version for r in second} == {version}
