@@ -239,3 +239,17 @@ def test_reliability_ranks_match_scipy_with_ties() -> None:
     rng = np.random.default_rng(3)
     for values in (rng.normal(size=200), rng.integers(0, 6, 80).astype(float), np.ones(5)):
         np.testing.assert_array_equal(rankdata(values), scipy_rankdata(values))
+
+
+def test_folds_fitted_on_threads_give_the_same_scores_and_kept_detectors_as_one_by_one() -> None:
+    from astrolens.ml.scoring.conformal import out_of_fold_scores
+
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(120, 24)).astype(np.float32)
+    factories = [lambda: MahalanobisDetector(), lambda: KNNDetector(k=5)]
+    serial, kept_serial = out_of_fold_scores(factories, reference, 6, seed=1, workers=1)
+    threaded, kept_threaded = out_of_fold_scores(factories, reference, 6, seed=1, workers=3)
+    np.testing.assert_array_equal(serial, threaded)
+    probe = rng.normal(size=(10, 24)).astype(np.float32)
+    for a, b in zip(kept_serial, kept_threaded, strict=True):
+        np.testing.assert_array_equal(a.score(probe), b.score(probe))

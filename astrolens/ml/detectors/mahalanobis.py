@@ -80,6 +80,9 @@ def _top_components_by_gram(
     return centre.astype(np.float64), np.ascontiguousarray(components, dtype=np.float64)
 
 
+# Off-diagonal covariance below this fraction of the largest variance is rounding, not signal.
+_DIAGONAL_TOLERANCE = 1e-10
+
 _LW_BLOCK = 1000  # scikit-learn's block size: the same sums in the same order
 
 
@@ -131,6 +134,15 @@ def _ledoit_wolf_precision(centred: npt.NDArray[np.float64]) -> npt.NDArray[np.f
     mu = np.sum(np.trace(covariance)) / d
     shrunk = (1.0 - shrinkage) * covariance
     shrunk.flat[:: d + 1] += shrinkage * mu
+    diagonal = np.diag(shrunk)
+    off_diagonal = shrunk - np.diag(diagonal)
+    if np.abs(off_diagonal).max() <= _DIAGONAL_TOLERANCE * np.abs(diagonal).max():
+        # PCA scores are uncorrelated, so after a single-class PCA this covariance is
+        # diagonal up to rounding: invert it directly, with pinvh's cut-off for a null
+        # direction, instead of an eigendecomposition (12 % of a fit; equal to 1e-12).
+        cutoff = np.abs(diagonal).max() * d * np.finfo(np.float64).eps
+        safe = np.where(np.abs(diagonal) > cutoff, diagonal, np.inf)
+        return np.diag(1.0 / safe)
     return np.asarray(pinvh(shrunk, check_finite=False), dtype=np.float64)
 
 
