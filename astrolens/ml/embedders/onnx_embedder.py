@@ -153,10 +153,13 @@ class OnnxLite0Embedder(LogitsMixin):
             options.inter_op_num_threads = 1
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # The CPU arena keeps the largest batch's activations for the process's life: it
-            # was ~330 MB of the idle agent's resident memory after one scan. Without it a
-            # batch allocates and frees them (benchmarks/agent_memory.py measures both).
-            arena = os.environ.get("ASTROLENS_ONNX_ARENA", "0") == "1"
+            # The CPU arena keeps the largest batch's activations while the session is open.
+            # Without it every batch maps and faults in its activations afresh: measured on
+            # 256 bench images, 20 % more wall time and 4-6x the system time. The pipeline
+            # closes the session after each cycle (`release`), which gives the arena back:
+            # the idle agent is no larger with it (benchmarks/agent_memory.py, 340 vs 367 MB).
+            # ASTROLENS_ONNX_ARENA=0 turns it off for memory-starved machines.
+            arena = os.environ.get("ASTROLENS_ONNX_ARENA", "1") == "1"
             options.enable_cpu_mem_arena = arena
             try:
                 self._session = ort.InferenceSession(
