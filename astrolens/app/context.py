@@ -103,9 +103,11 @@ class AstroLensApp:
 
     @cached_property
     def decoder(self) -> Decoder:
-        from astrolens.imaging.decoder import ImageDecoder
+        # Frames decode in worker processes (started on the first large file, stopped when
+        # idle); stamps decode on the calling io thread.
+        from astrolens.imaging.process_pool import PooledDecoder
 
-        return ImageDecoder()
+        return PooledDecoder()
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -230,6 +232,10 @@ class AstroLensApp:
         self._closed = True
         if "repository" in self.__dict__:
             self.executors.db.submit(self.repository.close).result()
+        if "decoder" in self.__dict__:
+            close = getattr(self.decoder, "close", None)
+            if callable(close):
+                close()
         self.executors.shutdown(wait=True)
 
 
