@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from astrolens.app.context import AstroLensApp
-from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.agent import AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
@@ -56,7 +56,7 @@ _ORDER = {
 }
 
 
-def to_store_filter(query: CandidateFilter) -> StoreFilter:
+def to_store_filter(query: CandidateQuery) -> StoreFilter:
     if query.labelled is None:
         label_state = LabelState.ANY
     else:
@@ -328,7 +328,7 @@ class AgentRuntime:
             ),
         )
 
-    async def candidates(self, query: CandidateFilter) -> list[Candidate]:
+    async def candidates(self, query: CandidateQuery) -> list[Candidate]:
         flt = to_store_filter(query)
         found: list[Candidate] = await self._db(
             lambda r: r.query_candidates(flt, query.limit, query.offset)
@@ -337,7 +337,7 @@ class AgentRuntime:
             found = [c for c in found if c.image.created_at >= query.since.replace(tzinfo=None)]
         return found
 
-    async def count_candidates(self, query: CandidateFilter) -> int:
+    async def count_candidates(self, query: CandidateQuery) -> int:
         flt = to_store_filter(query)
         return int(await self._db(lambda r: r.count_candidates(flt)))
 

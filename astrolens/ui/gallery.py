@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.scoring import Verdict
@@ -308,9 +308,9 @@ class GalleryPanel(QWidget):
         bridge.catalog_checked.connect(self._refresh_one)
         self._stale = False
 
-    def current_filter(self) -> CandidateFilter:
+    def current_filter(self) -> CandidateQuery:
         hours = self.since.currentData()
-        return CandidateFilter(
+        return CandidateQuery(
             verdicts=self.verdict.currentData(),
             source_id=self.source.currentData(),
             labelled=self.labelled.currentData(),

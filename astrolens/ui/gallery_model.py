@@ -17,7 +17,7 @@ from typing import Any
 from PyQt6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPixmap
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
@@ -73,7 +73,7 @@ class CandidateListModel(QAbstractListModel):
         self.page_size = page_size
         self.thumb_size = thumb_size
         self.thumbnails = ThumbnailCache(cache_size)
-        self.query = CandidateFilter(limit=page_size)
+        self.query = CandidateQuery(limit=page_size)
         self.total = 0
         self.fetched_offsets: list[int] = []  # which pages were asked for: the tests read it
         self.thumbnails_requested = 0
@@ -89,7 +89,7 @@ class CandidateListModel(QAbstractListModel):
 
     # ------------------------------------------------------------------ query
 
-    def set_query(self, query: CandidateFilter) -> None:
+    def set_query(self, query: CandidateQuery) -> None:
         """Start over with a new filter: drop rows, count, then fetch the first page."""
         self.beginResetModel()
         self._generation += 1

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.annotation import Annotation, AnnotationError
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
@@ -253,7 +253,7 @@ class VerificationPanel(QWidget):
             found: list[Candidate] = await learning(50)
         else:
             order = "rank" if mode == "label_next" else mode
-            query = CandidateFilter(labelled=False, order_by=order, limit=500)
+            query = CandidateQuery(labelled=False, order_by=order, limit=500)
             found = await self.controller.candidates(query)
         if len(found) < MOST_UNUSUAL:
             found += await self._most_unusual()
@@ -272,7 +272,7 @@ class VerificationPanel(QWidget):
     async def _most_unusual(self) -> list[Candidate]:
         """A first run has (almost) nothing significant: the most unusual images kept for
         review follow, said as such, with how large the reference must grow."""
-        query = CandidateFilter(
+        query = CandidateQuery(
             verdicts=(Verdict.NORMAL,), labelled=False, order_by="score", limit=MOST_UNUSUAL
         )
         found = await self.controller.candidates(query)
