@@ -190,6 +190,6 @@ def recent_anomalies_title(candidates: Sequence[Candidate]) -> list[str]:
     """Menu titles for the tray's recent anomalies."""
     titles = []
     for c in candidates:
-        name = c.image.provenance.uri.rsplit("/", 1)[-1]
+        name = c.image.display_name
         titles.append(f"#{c.id} {name[:32]} — p={c.result.p_value:.2g}")
     return titles

@@ -21,7 +21,7 @@ from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
-from astrolens.ui.text import display_name, short_summary
+from astrolens.ui.text import short_summary
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,11 @@ class CandidateListModel(QAbstractListModel):
             return None
         cand = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return display_name(cand)
+            return cand.image.display_name
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(cand)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"#{cand.id} {display_name(cand)}\n{short_summary(cand)}"
+            return f"#{cand.id} {cand.image.display_name}\n{short_summary(cand)}"
         if role == CandidateRole:
             return cand
         return None

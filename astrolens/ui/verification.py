@@ -35,7 +35,7 @@ from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.links import ned_url, simbad_url
 from astrolens.ui.send_to import SendToMenu, send_to_button, toolbox_of
 from astrolens.ui.tasks import spawn
-from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
+from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT
 from astrolens.ui.viewer import ImageViewer
 from astrolens.ui.widgets import ElidedLabel, WrappedLabel, breakable
 
@@ -365,7 +365,7 @@ class VerificationPanel(QWidget):
         self.candidate = cand
         self._set_enabled(True)
         r = cand.result
-        self.title.setText(f"#{cand.id} · {display_name(cand)}")
+        self.title.setText(f"#{cand.id} · {cand.image.display_name}")
         label = (
             f"Labelled <b>{LABEL_TEXT[cand.label.value]}</b>"
             # the user's own words: escaped (it is rich text) and breakable (a pasted URL)
