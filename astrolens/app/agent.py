@@ -88,6 +88,7 @@ class AgentRuntime:
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
+        self._schemas_checked = False
         self._renderer: Any = None  # imaging.display.DisplayRenderer, built on first use
         self._toolbox: Any = None  # ToolboxService, built on first use
 
@@ -143,6 +144,20 @@ class AgentRuntime:
         self._pipeline.start()
         if self._reembed_task is None:
             self._start_reembed()
+        self._check_catalog_schemas()
+
+    def _check_catalog_schemas(self) -> None:
+        """Once, in the background: a catalog whose service renamed a column we read is
+        disabled and logged, and its answers say 'disabled: schema mismatch ...', instead of
+        reading as 'no match'. A service that cannot be reached stays enabled (down is not
+        changed), so the check is honest offline too."""
+        check = getattr(self.app.crossmatcher, "check_schemas", None)
+        if self._schemas_checked or check is None:
+            return
+        self._schemas_checked = True
+        task = asyncio.get_running_loop().create_task(check(), name="astrolens-schema-check")
+        self._scans.add(task)
+        task.add_done_callback(self._scans.discard)
 
     @property
     def state(self) -> PipelineState:
