@@ -12,13 +12,14 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from astrolens.app.context import AstroLensApp
-from astrolens.domain.agent import AgentStats, CandidateQuery, SecretsStatus
+from astrolens.domain.agent import AgentController, AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
@@ -68,6 +69,25 @@ def to_store_filter(query: CandidateQuery) -> StoreFilter:
         catalog_verdicts=(query.catalog_verdict,) if query.catalog_verdict else (),
         order=_ORDER.get(query.order_by, CandidateOrder.SCORE),
     )
+
+
+async def render_png(
+    controller: AgentController,
+    image_id: int,
+    stretch: str,
+    max_px: int | None,
+    executor: Executor,
+) -> bytes | None:
+    """The same rendering the window shows (`display_image`), as PNG bytes (encoded on
+    `executor`, off the loop)."""
+    from astrolens.domain.display import NAMED_STRETCHES
+    from astrolens.imaging.display import png_bytes
+
+    chosen, limits = NAMED_STRETCHES[stretch]
+    shown = await controller.display_image(image_id, chosen, limits, max_px or 0)
+    if shown is None:
+        return None
+    return await run_in(executor, png_bytes, shown)
 
 
 class AgentRuntime:
@@ -454,15 +474,7 @@ class AgentRuntime:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        """The same rendering the window shows (`display_image`), as PNG bytes."""
-        from astrolens.domain.display import NAMED_STRETCHES
-        from astrolens.imaging.display import png_bytes
-
-        chosen, limits = NAMED_STRETCHES[stretch]
-        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
-        if shown is None:
-            return None
-        return await run_in(self.app.executors.io, png_bytes, shown)
+        return await render_png(self, image_id, stretch, max_px, self.app.executors.io)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         record = await self.get_image(image_id)

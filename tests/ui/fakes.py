@@ -503,15 +503,9 @@ class FakeController:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        from astrolens.domain.display import NAMED_STRETCHES
-        from astrolens.imaging.display import png_bytes  # the real rendering, off the loop
+        from astrolens.app.agent import render_png  # the real rendering, off the loop
 
-        chosen, limits = NAMED_STRETCHES[stretch]
-        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
-        if shown is None:
-            return None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, png_bytes, shown)
+        return await render_png(self, image_id, stretch, max_px, self.executor)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         return await self.image_png(image_id, max_px=256)
