@@ -92,12 +92,12 @@ async def measure(home: Path, n: int, scan_images: int) -> list[tuple[str, dict[
     from astrolens.app.agent import AgentRuntime
     from astrolens.app.api.server import start_api
     from astrolens.app.context import AppOptions, AstroLensApp
-    from astrolens.domain.agent import CandidateFilter
+    from astrolens.domain.agent import CandidateQuery
 
     app = AstroLensApp(options=AppOptions(offline_catalogs=True, aggressive=True))
     runtime = AgentRuntime(app)
     server = await start_api(runtime, app.paths.config_dir, 0, app.executors.io)
-    ids = [c.id for c in await runtime.candidates(CandidateFilter(limit=50))]
+    ids = [c.id for c in await runtime.candidates(CandidateQuery(limit=50))]
     paths = ["/health", "/candidates?limit=20"] + [f"/images/{i}" for i in ids]
     paths += [f"/images/{i}/thumbnail.png" for i in ids]
     rows: list[tuple[str, dict[str, float]]] = []

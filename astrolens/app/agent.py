@@ -12,13 +12,14 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from astrolens.app.context import AstroLensApp
-from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.agent import AgentController, AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
@@ -56,7 +57,7 @@ _ORDER = {
 }
 
 
-def to_store_filter(query: CandidateFilter) -> StoreFilter:
+def to_store_filter(query: CandidateQuery) -> StoreFilter:
     if query.labelled is None:
         label_state = LabelState.ANY
     else:
@@ -68,6 +69,25 @@ def to_store_filter(query: CandidateFilter) -> StoreFilter:
         catalog_verdicts=(query.catalog_verdict,) if query.catalog_verdict else (),
         order=_ORDER.get(query.order_by, CandidateOrder.SCORE),
     )
+
+
+async def render_png(
+    controller: AgentController,
+    image_id: int,
+    stretch: str,
+    max_px: int | None,
+    executor: Executor,
+) -> bytes | None:
+    """The same rendering the window shows (`display_image`), as PNG bytes (encoded on
+    `executor`, off the loop)."""
+    from astrolens.domain.display import NAMED_STRETCHES
+    from astrolens.imaging.display import png_bytes
+
+    chosen, limits = NAMED_STRETCHES[stretch]
+    shown = await controller.display_image(image_id, chosen, limits, max_px or 0)
+    if shown is None:
+        return None
+    return await run_in(executor, png_bytes, shown)
 
 
 class AgentRuntime:
@@ -88,6 +108,7 @@ class AgentRuntime:
         self._learning: Any = None  # LearningService, built on first use (imports sklearn)
         self._rerank_task: asyncio.Task[Any] | None = None
         self._reembed_task: asyncio.Task[Any] | None = None
+        self._schemas_checked = False
         self._renderer: Any = None  # imaging.display.DisplayRenderer, built on first use
         self._toolbox: Any = None  # ToolboxService, built on first use
 
@@ -143,6 +164,20 @@ class AgentRuntime:
         self._pipeline.start()
         if self._reembed_task is None:
             self._start_reembed()
+        self._check_catalog_schemas()
+
+    def _check_catalog_schemas(self) -> None:
+        """Once, in the background: a catalog whose service renamed a column we read is
+        disabled and logged, and its answers say 'disabled: schema mismatch ...', instead of
+        reading as 'no match'. A service that cannot be reached stays enabled (down is not
+        changed), so the check is honest offline too."""
+        check = getattr(self.app.crossmatcher, "check_schemas", None)
+        if self._schemas_checked or check is None:
+            return
+        self._schemas_checked = True
+        task = asyncio.get_running_loop().create_task(check(), name="astrolens-schema-check")
+        self._scans.add(task)
+        task.add_done_callback(self._scans.discard)
 
     @property
     def state(self) -> PipelineState:
@@ -328,7 +363,7 @@ class AgentRuntime:
             ),
         )
 
-    async def candidates(self, query: CandidateFilter) -> list[Candidate]:
+    async def candidates(self, query: CandidateQuery) -> list[Candidate]:
         flt = to_store_filter(query)
         found: list[Candidate] = await self._db(
             lambda r: r.query_candidates(flt, query.limit, query.offset)
@@ -337,7 +372,7 @@ class AgentRuntime:
             found = [c for c in found if c.image.created_at >= query.since.replace(tzinfo=None)]
         return found
 
-    async def count_candidates(self, query: CandidateFilter) -> int:
+    async def count_candidates(self, query: CandidateQuery) -> int:
         flt = to_store_filter(query)
         return int(await self._db(lambda r: r.count_candidates(flt)))
 
@@ -439,15 +474,7 @@ class AgentRuntime:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        """The same rendering the window shows (`display_image`), as PNG bytes."""
-        from astrolens.domain.display import NAMED_STRETCHES
-        from astrolens.imaging.display import png_bytes
-
-        chosen, limits = NAMED_STRETCHES[stretch]
-        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
-        if shown is None:
-            return None
-        return await run_in(self.app.executors.io, png_bytes, shown)
+        return await render_png(self, image_id, stretch, max_px, self.app.executors.io)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         record = await self.get_image(image_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote
 
 from rich.console import Console
 from rich.markup import escape
@@ -148,7 +147,7 @@ def candidates_table(console: Console, rows: list[Candidate], title: str = "Cand
             _position(c),
             c.catalog_verdict.value,
             c.label.value.value if c.label else "",
-            unquote(c.image.provenance.uri.rsplit("/", 1)[-1]),
+            c.image.display_name,
         )
     console.print(table)
 
@@ -169,10 +168,7 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
     for col in ("rank", "id", "verdict", "score", "p-value", "file"):
         table.add_column(col, overflow="fold")
     for rank, item in enumerate(flagged[:top], 1):
-        uri = item.record.provenance.uri
-        name = unquote(uri.rsplit("/", 1)[-1])
-        if item.record.parent_uri:
-            name = f"{unquote(item.record.parent_uri.rsplit('/', 1)[-1])} (stamp)"
+        name = item.record.display_name
         table.add_row(
             str(rank),
             str(item.record.id),

@@ -3,6 +3,7 @@ thread, recorded in the store, and kept only if better on held-out labels."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from astrolens.app.training_data import (
     label_images,
     with_labels,
 )
+from astrolens.domain.embedder_spec import LITE0, EmbedderSpec
 from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.pipeline.learning import CancelledFn, ProgressFn
@@ -193,10 +195,11 @@ def _torch_lite0(app: AstroLensApp) -> Any:
     from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
 
     spec = app.settings.model
-    if not spec.startswith("efficientnet-lite0"):
+    parsed = EmbedderSpec.parse(spec)
+    if parsed.family != "builtin" or parsed.name != LITE0:
         raise ValueError(f"backbone fine-tuning supports efficientnet-lite0 models, not {spec}")
-    parts = [p for p in spec.split("+") if p not in ("onnx", "bf16")]
-    embedder = create_embedder("+".join([*parts, "torch"]), models_dir=Path(app.paths.models_dir))
+    twin = dataclasses.replace(parsed, precision="fp32", runtime="torch")
+    embedder = create_embedder(twin.format(), models_dir=Path(app.paths.models_dir))
     if not isinstance(embedder, EfficientNetLite0Embedder):
         raise ValueError(f"{spec} cannot be fine-tuned (torch is not installed)")
     view = app.embedder
@@ -271,8 +274,8 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
         from astrolens.ml.embedders import create_embedder
 
         digest = save_fine_tuned(tuned.network.state_dict(), Path(app.paths.models_dir))
-        size = "" if lite0.input_size == 224 else f"+r{lite0.input_size}"
-        spec = f"efficientnet-lite0+ft-{digest}{size}"
+        size = None if lite0.input_size == 224 else lite0.input_size
+        spec = EmbedderSpec("builtin", LITE0, fine_tuned=digest, input_size=size).format()
         backbone = create_embedder(spec, models_dir=Path(app.paths.models_dir))
         model_id = product_view(backbone).model_id
         tuned.head.backbone_model_id = model_id

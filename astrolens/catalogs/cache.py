@@ -12,11 +12,15 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from astrolens.domain.crossmatch import CatalogObject, CrossMatch, MatchStatus
+from astrolens.domain.crossmatch import (
+    CrossMatch,
+    MatchStatus,
+    crossmatch_from_json,
+    crossmatch_to_json,
+)
 from astrolens.domain.sky import SkyPosition
 
 _ROUND_DEG = 1.0 / 36000.0  # 0.1 arcsec
@@ -28,52 +32,6 @@ def cache_key(
     ra = round(position.ra_deg / _ROUND_DEG)
     dec = round(position.dec_deg / _ROUND_DEG)
     return f"{service}|{catalog or ''}|{ra}|{dec}|{radius_arcsec:.2f}"
-
-
-def crossmatch_to_dict(m: CrossMatch) -> dict[str, Any]:
-    return {
-        "service": m.service,
-        "status": m.status.value,
-        "radius_arcsec": m.radius_arcsec,
-        "reason": m.reason,
-        "checked_at": m.checked_at.isoformat() if m.checked_at else None,
-        "catalog": m.catalog,
-        "objects": [
-            {
-                "name": o.name,
-                "object_type": o.object_type,
-                "ra": o.position.ra_deg if o.position else None,
-                "dec": o.position.dec_deg if o.position else None,
-                "separation_arcsec": o.separation_arcsec,
-                "redshift": o.redshift,
-                "service": o.service,
-            }
-            for o in m.objects
-        ],
-    }
-
-
-def crossmatch_from_dict(d: dict[str, Any]) -> CrossMatch:
-    objects = tuple(
-        CatalogObject(
-            name=o["name"],
-            object_type=o["object_type"],
-            position=SkyPosition(o["ra"], o["dec"]) if o["ra"] is not None else None,
-            separation_arcsec=o["separation_arcsec"],
-            redshift=o["redshift"],
-            service=o["service"],
-        )
-        for o in d["objects"]
-    )
-    return CrossMatch(
-        service=d["service"],
-        status=MatchStatus(d["status"]),
-        radius_arcsec=d["radius_arcsec"],
-        objects=objects,
-        reason=d["reason"],
-        checked_at=datetime.fromisoformat(d["checked_at"]) if d["checked_at"] else None,
-        catalog=d["catalog"],
-    )
 
 
 class CrossMatchCache:
@@ -99,14 +57,14 @@ class CrossMatchCache:
             ).fetchone()
         if row is None or self._clock() - row[0] > self.ttl:
             return None
-        return crossmatch_from_dict(json.loads(row[1]))
+        return crossmatch_from_json(json.loads(row[1]))
 
     def put(self, position: SkyPosition, result: CrossMatch) -> bool:
         """Store a MATCH or NO_MATCH; refuse anything else. Returns whether it was stored."""
         if result.status not in (MatchStatus.MATCH, MatchStatus.NO_MATCH):
             return False
         key = cache_key(result.service, position, result.radius_arcsec, result.catalog)
-        body = json.dumps(crossmatch_to_dict(result))
+        body = json.dumps(crossmatch_to_json(result))
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO answers (key, stored, body) VALUES (?, ?, ?)",

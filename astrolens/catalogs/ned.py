@@ -24,10 +24,10 @@ from astrolens.catalogs.base import (
 )
 from astrolens.catalogs.failures import VOTableError
 from astrolens.catalogs.http_session import harden_session
+from astrolens.domain.catalog_conf import NED
 from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
-NED_BASE_URL = "https://ned.ipac.caltech.edu/cgi-bin/"
 NED_REQUIRED = ("Object Name", "Type")
 # NED's position columns were "RA(deg)"/"DEC(deg)" and are "RA"/"DEC" since its 2023 update.
 NED_RA = ("RA", "RA(deg)")
@@ -77,15 +77,15 @@ def _make_astroquery_ned(
 
 
 class NedClient(CatalogClient):
-    service = "ned"
+    service = NED.service
     catalog = None
     max_batch = 1
 
     def __init__(
         self,
-        base_url: str = NED_BASE_URL,
+        base_url: str = NED.url,
         *,
-        timeout: float = 30.0,
+        timeout: float = NED.timeout_s,
         on_response: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__()
@@ -132,7 +132,7 @@ class NedClient(CatalogClient):
 
 def parse_ned_table(table: Any, position: SkyPosition, radius_arcsec: float) -> CrossMatch:
     if isinstance(table, NedEmpty):
-        return outcome("ned", radius_arcsec, [])
+        return outcome(NED.service, radius_arcsec, [])
     ra_col, dec_col = _ned_columns(list(table.colnames))
     rows = []
     for row in table:
@@ -147,7 +147,7 @@ def parse_ned_table(table: Any, position: SkyPosition, radius_arcsec: float) -> 
                 redshift=as_float(cell(row, "Redshift")),
             )
         )
-    return cone_matches("ned", rows, [position], radius_arcsec)[0]
+    return cone_matches(NED.service, rows, [position], radius_arcsec)[0]
 
 
 def _ned_columns(columns: list[str]) -> tuple[str, str]:

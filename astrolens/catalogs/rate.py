@@ -10,31 +10,15 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from astrolens.catalogs.shared_rate import SharedWindow, default_rate_dir
-from astrolens.domain.politeness import SlidingWindowLimiter
+from astrolens.domain.catalog_conf import REMOTE_CATALOGS
+from astrolens.domain.politeness import RatePolicy, SlidingWindowLimiter
 
+__all__ = ["DEFAULT_POLICIES", "RatePolicy", "ServiceGate"]
 
-@dataclass(frozen=True, slots=True)
-class RatePolicy:
-    max_calls: int
-    period: float = 1.0
-    serialised: bool = False
-    # Shared with every AstroLens process of this user (the service counts per address).
-    across_processes: bool = False
-
-
-# SIMBAD: 5 per 1.1 s, below its ~6/s blacklist threshold. The limiter books *start* times
-# on our side; the extra 0.1 s absorbs connection set-up and network jitter, so that the
-# server, which counts arrivals, also never sees more than 5 in any second (measured in
-# tests/catalogs: with a 1.0 s window the server saw 6). NED and VizieR publish no hard
-# figure; these are conservative.
-DEFAULT_POLICIES = {
-    "simbad": RatePolicy(5, 1.1, serialised=True, across_processes=True),
-    "ned": RatePolicy(2, 1.0),
-    "vizier": RatePolicy(5, 1.0),
-}
+# Each service's policy and why: domain/catalog_conf.py.
+DEFAULT_POLICIES = {service: conf.rate for service, conf in REMOTE_CATALOGS.items()}
 
 
 class ServiceGate:

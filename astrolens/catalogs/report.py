@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from astrolens.catalogs.matcher import BlockingCatalog, CatalogCrossMatcher
-from astrolens.catalogs.ned import NED_BASE_URL, NedClient
+from astrolens.catalogs.ned import NedClient
 from astrolens.catalogs.openngc import OpenNGCCatalog
-from astrolens.catalogs.simbad import SIMBAD_TAP_URL, SimbadClient
-from astrolens.catalogs.vizier import VIZIER_URL, VizierClient
+from astrolens.catalogs.simbad import SimbadClient
+from astrolens.catalogs.vizier import VizierClient
+from astrolens.domain.catalog_conf import NED, SIMBAD, VIZIER
 from astrolens.domain.crossmatch import CrossMatch, MatchStatus, catalog_verdict
 from astrolens.domain.sky import SkyPosition
 
@@ -18,18 +19,18 @@ from astrolens.domain.sky import SkyPosition
 def default_clients(
     *,
     offline: bool = False,
-    simbad_url: str = SIMBAD_TAP_URL,
-    ned_url: str = NED_BASE_URL,
-    vizier_url: str = VIZIER_URL,
+    simbad_url: str = SIMBAD.url,
+    ned_url: str = NED.url,
+    vizier_url: str = VIZIER.url,
     vizier_catalogs: Sequence[str] = ("V/147",),
-    timeout: float = 30.0,
 ) -> list[BlockingCatalog]:
-    """OpenNGC always; SIMBAD, NED and each VizieR catalog unless offline."""
+    """OpenNGC always; SIMBAD, NED and each VizieR catalog unless offline (timeouts: each
+    service's CatalogConf)."""
     clients: list[BlockingCatalog] = [OpenNGCCatalog()]
     if not offline:
-        clients.append(SimbadClient(simbad_url, timeout=timeout))
-        clients.append(NedClient(ned_url, timeout=timeout))
-        clients.extend(VizierClient(cat, vizier_url, timeout=timeout) for cat in vizier_catalogs)
+        clients.append(SimbadClient(simbad_url))
+        clients.append(NedClient(ned_url))
+        clients.extend(VizierClient(cat, vizier_url) for cat in vizier_catalogs)
     return clients
 
 

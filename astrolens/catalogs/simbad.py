@@ -26,10 +26,10 @@ from astrolens.catalogs.base import (
     require_columns,
 )
 from astrolens.catalogs.http_session import harden_session
+from astrolens.domain.catalog_conf import SIMBAD
 from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
-SIMBAD_TAP_URL = "https://simbad.cds.unistra.fr/simbad/sim-tap"
 # Columns of SIMBAD's `basic` table we read. `main_id`, `ra`, `dec`, `otype` are required;
 # a service without them is disabled (schema mismatch) instead of read as "no match".
 SIMBAD_COLUMNS = ("main_id", "ra", "dec", "otype", "rvz_redshift", "galdim_majaxis")
@@ -107,15 +107,15 @@ def _sky_coord(positions: Sequence[SkyPosition]) -> Any:
 
 
 class SimbadClient(CatalogClient):
-    service = "simbad"
+    service = SIMBAD.service
     catalog = None
     max_batch = SIMBAD_MAX_BATCH
 
     def __init__(
         self,
-        tap_url: str = SIMBAD_TAP_URL,
+        tap_url: str = SIMBAD.url,
         *,
-        timeout: float = 30.0,
+        timeout: float = SIMBAD.timeout_s,
         on_response: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__()
@@ -168,4 +168,4 @@ def parse_simbad_table(
                 redshift=as_float(cell(row, "rvz_redshift")),
             )
         )
-    return cone_matches("simbad", rows, positions, radius_arcsec)
+    return cone_matches(SIMBAD.service, rows, positions, radius_arcsec)

@@ -23,10 +23,10 @@ from astrolens.catalogs.base import (
 )
 from astrolens.catalogs.failures import NotAVOTableError, VOTableError
 from astrolens.catalogs.http_session import harden_session
+from astrolens.domain.catalog_conf import VIZIER
 from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.sky import SkyPosition
 
-VIZIER_URL = "https://vizier.cds.unistra.fr"
 # Positions VizieR computes for every catalog (J2000 degrees), with the catalogs' own
 # ICRS columns as a fallback.
 RA_COLUMNS = ("_RAJ2000", "RA_ICRS", "RAICRS", "ra")
@@ -81,15 +81,15 @@ def _coords(positions: Sequence[SkyPosition]) -> Any:
 
 
 class VizierClient(CatalogClient):
-    service = "vizier"
+    service = VIZIER.service
     max_batch = 50
 
     def __init__(
         self,
         catalog: VizierCatalog | str = SDSS_DR12,
-        server_url: str = VIZIER_URL,
+        server_url: str = VIZIER.url,
         *,
-        timeout: float = 30.0,
+        timeout: float = VIZIER.timeout_s,
         on_response: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__()
@@ -207,4 +207,4 @@ def parse_vizier_votable(
                     redshift=as_float(z),
                 )
             )
-    return cone_matches("vizier", rows, positions, radius_arcsec, catalog=spec.id)
+    return cone_matches(VIZIER.service, rows, positions, radius_arcsec, catalog=spec.id)

@@ -26,7 +26,14 @@ from astrolens.domain.sources import SourceStatus
 
 
 @dataclass(frozen=True, slots=True)
-class CandidateFilter:
+class CandidateQuery:
+    """A page of candidates as a view asks the controller for it.
+
+    Not the store's `records.CandidateFilter`: this one adds paging (`limit`, `offset`) and
+    `since`, and speaks the views' terms (a labelled yes/no/either, one catalog verdict, an
+    order by name); `app.agent.to_store_filter` turns it into the store's filter.
+    """
+
     verdicts: tuple[Verdict, ...] = (Verdict.ANOMALY, Verdict.NEAR_MISS)
     source_id: str | None = None
     labelled: bool | None = None  # None: both; True: only labelled; False: only unlabelled
@@ -95,9 +102,9 @@ class AgentController(Protocol):
     # -- data
     async def stats(self) -> AgentStats: ...
 
-    async def candidates(self, query: CandidateFilter) -> list[Candidate]: ...
+    async def candidates(self, query: CandidateQuery) -> list[Candidate]: ...
 
-    async def count_candidates(self, query: CandidateFilter) -> int: ...
+    async def count_candidates(self, query: CandidateQuery) -> int: ...
 
     async def get_candidate(self, image_id: int) -> Candidate | None: ...
 
@@ -183,6 +190,6 @@ def recent_anomalies_title(candidates: Sequence[Candidate]) -> list[str]:
     """Menu titles for the tray's recent anomalies."""
     titles = []
     for c in candidates:
-        name = c.image.provenance.uri.rsplit("/", 1)[-1]
+        name = c.image.display_name
         titles.append(f"#{c.id} {name[:32]} — p={c.result.p_value:.2g}")
     return titles

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ZOOBOT_PREFIX = "zoobot:"
+from astrolens.domain.embedder_spec import EmbedderSpec
+
 ZOOBOT_HUB_OWNER = "mwalmsley"
 ZOOBOT_CITATION = (
     "Walmsley et al. (2023), Zoobot: Adaptable Deep Learning Models for Galaxy Morphology, "
@@ -27,7 +28,7 @@ class PublishedBackbone:
 
     @property
     def spec(self) -> str:
-        return f"{ZOOBOT_PREFIX}{self.name}"
+        return EmbedderSpec.zoobot(self.name).format()
 
     @property
     def hub_repo(self) -> str:
@@ -43,7 +44,7 @@ ZOOBOT_ENCODERS: tuple[PublishedBackbone, ...] = (
     PublishedBackbone("greyscale-convnext_nano", "Zoobot ConvNeXt-nano, greyscale (FITS)", 60),
     PublishedBackbone("convnext_base", "Zoobot ConvNeXt-base, colour (slow on a CPU)", 350),
 )
-RECOMMENDED_ONLINE_BACKBONE = f"{ZOOBOT_PREFIX}convnext_nano"
+RECOMMENDED_ONLINE_BACKBONE = EmbedderSpec.zoobot("convnext_nano").format()
 
 
 def zoobot_backbone(name: str) -> PublishedBackbone | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from astrolens.domain.sky import SkyPosition
 
@@ -111,3 +112,58 @@ def search_radius_arcsec(
     size = object_size_px if object_size_px and object_size_px > 0 else 8.0
     radius = scale * (size / 2.0 + 2.0)
     return float(min(ceiling, max(floor, radius)))
+
+
+# -- the one JSON shape of an answer (the store's rows and the catalog cache's bodies) ---------
+
+
+def catalog_object_to_json(obj: CatalogObject) -> dict[str, Any]:
+    return {
+        "name": obj.name,
+        "object_type": obj.object_type,
+        "ra_deg": obj.position.ra_deg if obj.position else None,
+        "dec_deg": obj.position.dec_deg if obj.position else None,
+        "separation_arcsec": obj.separation_arcsec,
+        "redshift": obj.redshift,
+        "service": obj.service,
+    }
+
+
+def catalog_object_from_json(data: Mapping[str, Any]) -> CatalogObject:
+    """Reads this shape and the catalog cache's older one ("ra"/"dec"), still on disk for up
+    to the cache's 30 days."""
+    ra = data.get("ra_deg", data.get("ra"))
+    dec = data.get("dec_deg", data.get("dec"))
+    return CatalogObject(
+        name=str(data["name"]),
+        object_type=data.get("object_type"),
+        position=SkyPosition(float(ra), float(dec)) if ra is not None and dec is not None else None,
+        separation_arcsec=float(data["separation_arcsec"]),
+        redshift=None if data.get("redshift") is None else float(data["redshift"]),
+        service=str(data.get("service", "")),
+    )
+
+
+def crossmatch_to_json(match: CrossMatch) -> dict[str, Any]:
+    return {
+        "service": match.service,
+        "status": match.status.value,
+        "radius_arcsec": match.radius_arcsec,
+        "reason": match.reason,
+        "checked_at": match.checked_at.isoformat() if match.checked_at else None,
+        "catalog": match.catalog,
+        "objects": [catalog_object_to_json(o) for o in match.objects],
+    }
+
+
+def crossmatch_from_json(data: Mapping[str, Any]) -> CrossMatch:
+    checked_at = data.get("checked_at")
+    return CrossMatch(
+        service=str(data["service"]),
+        status=MatchStatus(data["status"]),
+        radius_arcsec=float(data["radius_arcsec"]),
+        objects=tuple(catalog_object_from_json(o) for o in data.get("objects", ())),
+        reason=str(data.get("reason", "")),
+        checked_at=datetime.fromisoformat(checked_at) if checked_at else None,
+        catalog=data.get("catalog"),
+    )

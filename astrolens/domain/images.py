@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,24 @@ class Provenance:
     pixel_scale_arcsec: float | None = None
     sky: SkyPosition | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file_name(self) -> str:
+        return uri_file_name(self.uri)
+
+    @property
+    def display_name(self) -> str:
+        """The name a person knows: a target list's own name for its row, else the file's."""
+        target = self.extra.get("target")
+        if isinstance(target, str) and target:
+            return target
+        return self.file_name
+
+
+def uri_file_name(uri: str) -> str:
+    """The last segment of a URI, decoded: file URIs are percent-encoded
+    ("J150113.98%2B084208.1.jpg") and a person knows the real name."""
+    return unquote(uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +118,11 @@ class ImageRecord:
     image_path: str | None = None
     thumbnail_path: str | None = None
     sightings: int = 1
+
+    @property
+    def display_name(self) -> str:
+        """What every view, report and notification calls this image; a stamp cut from a
+        frame is named after its frame."""
+        if self.parent_uri:
+            return f"{uri_file_name(self.parent_uri)} (stamp)"
+        return self.provenance.display_name

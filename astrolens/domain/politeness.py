@@ -44,6 +44,18 @@ class SlidingWindowLimiter:
 
 
 @dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """How often one service may be asked: `max_calls` starts per `period` seconds."""
+
+    max_calls: int
+    period: float = 1.0
+    # One request in flight at a time (the service counts the whole client, not a thread).
+    serialised: bool = False
+    # Shared with every AstroLens process of this user (the service counts per address).
+    across_processes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class BackoffPolicy:
     """Exponential backoff with full jitter (AWS architecture blog's 'full jitter')."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from astrolens.domain.catalog_conf import REMOTE_CATALOGS
 from astrolens.domain.errors import ConfigurationError
 
 SETTINGS_VERSION = 1
@@ -44,9 +45,7 @@ class Settings:
     model: str = "efficientnet-lite0"
     data_dir: str | None = None  # None: the platform's data dir
     crossmatch: bool = True
-    crossmatch_services: list[str] = field(
-        default_factory=lambda: ["simbad", "ned", "vizier", "openngc"]
-    )
+    crossmatch_services: list[str] = field(default_factory=lambda: [*REMOTE_CATALOGS, "openngc"])
     notifications: bool = True
     autostart: bool = False
     watch_folders: list[str] = field(default_factory=list)
@@ -83,7 +82,7 @@ class Settings:
         for where, url in urls:
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ConfigurationError(f"{where} must be an http:// or https:// URL: {url!r}")
-        unknown = set(self.catalog_urls) - {"simbad", "ned", "vizier"}
+        unknown = set(self.catalog_urls) - set(REMOTE_CATALOGS)
         if unknown:
             raise ConfigurationError(f"catalog_urls: unknown services {sorted(unknown)}")
         if not 1 <= self.api_port <= 65535:

@@ -7,9 +7,6 @@ so a full disk or a crash never leaves a half-written export where the old one w
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from astrolens.domain.candidates import Candidate
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.toolbox import ExportFormat, ExportReport
+from astrolens.fileio import atomic
 from astrolens.interop.candidate_table import candidates_table, without_position
 
 # astropy's format names for Table.write.
@@ -36,16 +34,8 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     path = path.expanduser()
     if not path.parent.is_dir():
         raise ConfigurationError(f"no such folder: {path.parent}")
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    temp = Path(name)
-    try:
+    with atomic.replacing(path, suffix=path.suffix) as temp:
         write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 def _require_pyarrow() -> None:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
-from urllib.parse import unquote
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
@@ -53,13 +52,6 @@ def catalog_line(verdict: CatalogVerdict) -> str:
 Callback = Callable[[int], Any]
 
 
-def _name(c: Candidate) -> str:
-    """The file a person knows; a stamp cut from a frame is named after the frame."""
-    if c.image.parent_uri:
-        return unquote(c.image.parent_uri.rstrip("/").rsplit("/", 1)[-1]) + " (stamp)"
-    return unquote(c.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
-
-
 def strongest(cands: Sequence[Candidate]) -> Candidate:
     """The candidate a grouped notification names: the smallest p-value, and among equal
     p-values (conformal p-values tie in steps of 1/(n+1)) the highest score, which is the
@@ -70,7 +62,7 @@ def strongest(cands: Sequence[Candidate]) -> Candidate:
 
 def single_text(c: Candidate) -> tuple[str, str]:
     r = c.result
-    title = f"Anomaly #{c.id}: {_name(c)[:40]}"
+    title = f"Anomaly #{c.id}: {c.image.display_name[:40]}"
     body = f"Score {r.score:.2f} · {r.explain()}\n{catalog_line(c.catalog_verdict)}"
     return title, body
 
@@ -79,7 +71,7 @@ def group_text(cands: Sequence[Candidate], scanned: str = "") -> tuple[str, str]
     best = strongest(cands)
     discoveries = sum(1 for c in cands if c.catalog_verdict is CatalogVerdict.POSSIBLE_DISCOVERY)
     title = f"{len(cands)} new anomalies" + (f" in {scanned}" if scanned else "")
-    body = f"Strongest: #{best.id} {_name(best)[:32]} (p={best.result.p_value:.2g})"
+    body = f"Strongest: #{best.id} {best.image.display_name[:32]} (p={best.result.p_value:.2g})"
     if discoveries:
         body += f"\n{discoveries} not in any catalog"
     return title, body

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from astrolens.domain.settings import (
     SourceSettings,
     default_sources,
 )
+from astrolens.fileio import atomic
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +76,4 @@ def save_settings(settings: Settings, path: Path) -> None:
     settings.validate()
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = tomli_w.dumps(settings_to_dict(settings)).encode()
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, payload)

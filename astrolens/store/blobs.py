@@ -14,8 +14,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import os
-import secrets
 import zlib
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from PIL import Image
 
 from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, FloatImage
+from astrolens.fileio import atomic
 
 THUMBNAIL_MAX_PX = 256
 _TEMP_PREFIX = ".astrolens-"
@@ -83,19 +82,6 @@ def pixels_npy(pixels: FloatImage) -> bytes:
     return buffer.getvalue()
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms (Windows) cannot open a directory; the rename still holds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class FileBlobStore:
     """``astrolens.domain.ports.BlobStore`` on the local file system. Blocking: use an executor."""
 
@@ -134,26 +120,7 @@ class FileBlobStore:
         return final
 
     def _write_atomically(self, final: Path, data: bytes) -> None:
-        temp = final.with_name(f"{_TEMP_PREFIX}{final.name}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, final)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            self._raise_if_full(exc)
-            raise
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        atomic.write_bytes(final, data, mode=0o644, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
 
     @staticmethod
     def _raise_if_full(exc: OSError) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,12 @@ from typing import Any
 import numpy as np
 
 from astrolens.domain.annotation import Annotation
-from astrolens.domain.crossmatch import CatalogObject, CrossMatch, MatchStatus
+from astrolens.domain.crossmatch import (
+    CrossMatch,
+    MatchStatus,
+    catalog_object_from_json,
+    catalog_object_to_json,
+)
 from astrolens.domain.embedding import Vector
 from astrolens.domain.images import ImageGroup, ImageRecord, Provenance
 from astrolens.domain.labels import Label, LabelValue
@@ -114,28 +118,8 @@ def score_result(row: ScoreRow) -> ScoreResult:
     )
 
 
-def catalog_object_to_dict(obj: CatalogObject) -> dict[str, Any]:
-    return {
-        "name": obj.name,
-        "object_type": obj.object_type,
-        "ra_deg": obj.position.ra_deg if obj.position else None,
-        "dec_deg": obj.position.dec_deg if obj.position else None,
-        "separation_arcsec": obj.separation_arcsec,
-        "redshift": obj.redshift,
-        "service": obj.service,
-    }
-
-
-def catalog_object(data: Mapping[str, Any]) -> CatalogObject:
-    ra, dec = data.get("ra_deg"), data.get("dec_deg")
-    return CatalogObject(
-        name=str(data["name"]),
-        object_type=data.get("object_type"),
-        position=SkyPosition(float(ra), float(dec)) if ra is not None and dec is not None else None,
-        separation_arcsec=float(data["separation_arcsec"]),
-        redshift=None if data.get("redshift") is None else float(data["redshift"]),
-        service=str(data.get("service", "")),
-    )
+# repository.py's name for the one JSON shape of a catalog object (domain/crossmatch.py).
+catalog_object_to_dict = catalog_object_to_json
 
 
 def crossmatch(row: CrossMatchRow) -> CrossMatch:
@@ -144,7 +128,7 @@ def crossmatch(row: CrossMatchRow) -> CrossMatch:
         service=row.service,
         status=MatchStatus(row.status),
         radius_arcsec=row.radius_arcsec,
-        objects=tuple(catalog_object(o) for o in objects),
+        objects=tuple(catalog_object_from_json(o) for o in objects),
         reason=row.reason,
         checked_at=row.checked_at,
         catalog=row.catalog,

@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.scoring import Verdict
@@ -44,7 +44,7 @@ from astrolens.ui.send_to import (
     toolbox_of,
 )
 from astrolens.ui.tasks import spawn
-from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT, display_name
+from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, VERDICT_TEXT
 from astrolens.ui.viewer import ImageViewer
 from astrolens.ui.widgets import WrappedLabel
 
@@ -165,7 +165,7 @@ class CandidateDetails(QWidget):
         self.candidate = cand
         self.verify.setEnabled(True)
         r = cand.result
-        self.title.setText(f"#{cand.id} · {display_name(cand)}")
+        self.title.setText(f"#{cand.id} · {cand.image.display_name}")
         label = LABEL_TEXT[cand.label.value] if cand.label else "not labelled"
         self.summary.setText(
             f"<b style='color:{VERDICT_COLOUR.get(r.verdict, theme.TEXT)}'>"
@@ -205,7 +205,7 @@ class CandidateDetails(QWidget):
         for n in found:
             item = QListWidgetItem(f"#{n.id}")
             item.setData(Qt.ItemDataRole.UserRole, n.id)
-            item.setToolTip(f"{display_name(n)} · score {n.result.score:.2f}")
+            item.setToolTip(f"{n.image.display_name} · score {n.result.score:.2f}")
             self.neighbours.addItem(item)
             spawn(self._neighbour_icon(item, n.id), name="neighbour-icon")
 
@@ -308,9 +308,9 @@ class GalleryPanel(QWidget):
         bridge.catalog_checked.connect(self._refresh_one)
         self._stale = False
 
-    def current_filter(self) -> CandidateFilter:
+    def current_filter(self) -> CandidateQuery:
         hours = self.since.currentData()
-        return CandidateFilter(
+        return CandidateQuery(
             verdicts=self.verdict.currentData(),
             source_id=self.source.currentData(),
             labelled=self.labelled.currentData(),

@@ -17,11 +17,11 @@ from typing import Any
 from PyQt6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPixmap
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.ui.display import placeholder_pixmap, to_pixmap
 from astrolens.ui.tasks import spawn
-from astrolens.ui.text import display_name, short_summary
+from astrolens.ui.text import short_summary
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class CandidateListModel(QAbstractListModel):
         self.page_size = page_size
         self.thumb_size = thumb_size
         self.thumbnails = ThumbnailCache(cache_size)
-        self.query = CandidateFilter(limit=page_size)
+        self.query = CandidateQuery(limit=page_size)
         self.total = 0
         self.fetched_offsets: list[int] = []  # which pages were asked for: the tests read it
         self.thumbnails_requested = 0
@@ -89,7 +89,7 @@ class CandidateListModel(QAbstractListModel):
 
     # ------------------------------------------------------------------ query
 
-    def set_query(self, query: CandidateFilter) -> None:
+    def set_query(self, query: CandidateQuery) -> None:
         """Start over with a new filter: drop rows, count, then fetch the first page."""
         self.beginResetModel()
         self._generation += 1
@@ -152,11 +152,11 @@ class CandidateListModel(QAbstractListModel):
             return None
         cand = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return display_name(cand)
+            return cand.image.display_name
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(cand)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"#{cand.id} {display_name(cand)}\n{short_summary(cand)}"
+            return f"#{cand.id} {cand.image.display_name}\n{short_summary(cand)}"
         if role == CandidateRole:
             return cand
         return None

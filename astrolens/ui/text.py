@@ -3,8 +3,6 @@ notification agree."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
 from astrolens.domain.labels import LabelValue
@@ -38,14 +36,6 @@ LABEL_TEXT = {
     LabelValue.FALSE_POSITIVE: "False positive",
     LabelValue.UNSURE: "Unsure",
 }
-
-
-def display_name(candidate: Candidate) -> str:
-    target = candidate.image.provenance.extra.get("target")
-    if isinstance(target, str) and target:  # a row of the user's own target list
-        return target
-    # File URIs are percent-encoded ("J150113.98%2B084208.1.jpg"): show the real name.
-    return unquote(candidate.image.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 def short_summary(candidate: Candidate) -> str:

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
 
-from astrolens.domain.agent import AgentController, AgentStats, CandidateFilter
+from astrolens.domain.agent import AgentController, AgentStats, CandidateQuery
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.events import PipelineState, ScanFinished, ScanProgress
 from astrolens.domain.scoring import Verdict
@@ -134,12 +134,12 @@ class TrayAgent(QObject):
     async def _refresh(self, controller: AgentController) -> None:
         self.stats = await controller.stats()
         recent = await controller.candidates(
-            CandidateFilter(verdicts=(Verdict.ANOMALY,), order_by="newest", limit=RECENT)
+            CandidateQuery(verdicts=(Verdict.ANOMALY,), order_by="newest", limit=RECENT)
         )
         unusual: list[Candidate] = []
         if not recent:  # a first run: the most unusual so far, said as such
             unusual = await controller.candidates(
-                CandidateFilter(
+                CandidateQuery(
                     verdicts=(Verdict.NEAR_MISS, Verdict.NORMAL), order_by="score", limit=RECENT
                 )
             )

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.annotation import Annotation, AnnotationError
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict, MatchStatus
@@ -35,7 +35,7 @@ from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.links import ned_url, simbad_url
 from astrolens.ui.send_to import SendToMenu, send_to_button, toolbox_of
 from astrolens.ui.tasks import spawn
-from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT, display_name
+from astrolens.ui.text import CATALOG_TEXT, LABEL_TEXT, MATCH_TEXT, VERDICT_TEXT
 from astrolens.ui.viewer import ImageViewer
 from astrolens.ui.widgets import ElidedLabel, WrappedLabel, breakable
 
@@ -253,7 +253,7 @@ class VerificationPanel(QWidget):
             found: list[Candidate] = await learning(50)
         else:
             order = "rank" if mode == "label_next" else mode
-            query = CandidateFilter(labelled=False, order_by=order, limit=500)
+            query = CandidateQuery(labelled=False, order_by=order, limit=500)
             found = await self.controller.candidates(query)
         if len(found) < MOST_UNUSUAL:
             found += await self._most_unusual()
@@ -272,7 +272,7 @@ class VerificationPanel(QWidget):
     async def _most_unusual(self) -> list[Candidate]:
         """A first run has (almost) nothing significant: the most unusual images kept for
         review follow, said as such, with how large the reference must grow."""
-        query = CandidateFilter(
+        query = CandidateQuery(
             verdicts=(Verdict.NORMAL,), labelled=False, order_by="score", limit=MOST_UNUSUAL
         )
         found = await self.controller.candidates(query)
@@ -365,7 +365,7 @@ class VerificationPanel(QWidget):
         self.candidate = cand
         self._set_enabled(True)
         r = cand.result
-        self.title.setText(f"#{cand.id} · {display_name(cand)}")
+        self.title.setText(f"#{cand.id} · {cand.image.display_name}")
         label = (
             f"Labelled <b>{LABEL_TEXT[cand.label.value]}</b>"
             # the user's own words: escaped (it is rich text) and breakable (a pasted URL)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from astrolens.domain.agent import CandidateFilter
+from astrolens.domain.agent import CandidateQuery
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.events import (
     CatalogChecked,
@@ -116,7 +116,7 @@ async def agent(agent_home: Path | None) -> AsyncIterator[Any]:
 
 
 async def _unlabelled(agent: Any) -> list[Any]:
-    found = await agent.candidates(CandidateFilter(labelled=False, order_by="score"))
+    found = await agent.candidates(CandidateQuery(labelled=False, order_by="score"))
     assert len(found) >= 2, "the contract needs candidates to act on"
     return found
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from astrolens.app.cli import main
-from astrolens.domain.agent import CandidateFilter
+from astrolens.domain.agent import CandidateQuery
 from astrolens.domain.scoring import Verdict, reference_needed
 from astrolens.domain.settings import Settings, SourceSettings
 from astrolens.settings.paths import app_paths
@@ -56,7 +56,7 @@ def test_a_first_scan_shows_and_queues_the_most_unusual_so_far(
         runtime = create_agent_controller(AstroLensApp(), start=False)
         try:
             found = await runtime.candidates(
-                CandidateFilter(verdicts=tuple(Verdict), labelled=False, order_by="score")
+                CandidateQuery(verdicts=tuple(Verdict), labelled=False, order_by="score")
             )
         finally:
             await runtime.shutdown()

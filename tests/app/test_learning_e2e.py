@@ -16,7 +16,7 @@ import pytest
 
 from astrolens.app.agent import AgentRuntime
 from astrolens.app.context import AstroLensApp
-from astrolens.domain.agent import CandidateFilter
+from astrolens.domain.agent import CandidateQuery
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.events import Progress
 from astrolens.domain.labels import LabelValue
@@ -88,13 +88,13 @@ async def user_says(agent: AgentRuntime, groups: dict[str, list[int]], rows: sli
 
 
 async def shown(agent: AgentRuntime, n: int = 8) -> list[int]:
-    page = await agent.candidates(CandidateFilter(order_by="rank", labelled=False, limit=n))
+    page = await agent.candidates(CandidateQuery(order_by="rank", labelled=False, limit=n))
     return [c.id for c in page]
 
 
 async def test_false_positive_labels_bring_the_other_candidates_forward(runtime) -> None:
     agent, groups = runtime
-    everything = await agent.candidates(CandidateFilter(order_by="score", limit=50))
+    everything = await agent.candidates(CandidateQuery(order_by="score", limit=50))
     assert len(everything) == 16, "the scorer should flag both clusters"
     by_score = [c.id for c in everything][:8]
     assert set(by_score) == set(groups["artefact"]), "unsupervised: artefacts first"
@@ -110,7 +110,7 @@ async def test_false_positive_labels_bring_the_other_candidates_forward(runtime)
     next_shown = await shown(agent, 3)
     assert set(next_shown) <= set(groups["merger"]), "the mergers now come first"
 
-    ranked = {c.id: c.rank_score for c in await agent.candidates(CandidateFilter(limit=50))}
+    ranked = {c.id: c.rank_score for c in await agent.candidates(CandidateQuery(limit=50))}
     assert all(ranked[i] is not None for i in ranked), "every queued candidate is re-scored"
 
 

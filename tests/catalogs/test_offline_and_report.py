@@ -1,18 +1,13 @@
-"""OpenNGC with no network, retry policy, summary and text rendering."""
+"""OpenNGC with no network, summary and text rendering."""
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
-
 from astrolens.catalogs.openngc import OpenNGCCatalog
 from astrolens.catalogs.report import lookup, render_text, summarise
-from astrolens.catalogs.retry import is_due, retry_policy
 from astrolens.domain.crossmatch import CatalogVerdict, CrossMatch, MatchStatus, catalog_verdict
 from astrolens.domain.sky import SkyPosition
 
 M51 = SkyPosition(202.4696, 47.1952)
-NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_m51_is_a_known_object_with_no_network():
@@ -27,22 +22,6 @@ def test_a_knot_in_m51s_disc_is_m51_but_empty_sky_is_not_known():
     arm, empty = catalog.query([SkyPosition(202.50, 47.22), SkyPosition(10.0, -30.0)], 5.0)
     assert "M51 (NGC5194), Whirlpool Galaxy" in [o.name for o in arm.objects]
     assert empty.status is MatchStatus.NO_MATCH
-
-
-def test_retry_policy_backs_off_and_treats_answers_as_final():
-    error = CrossMatch("ned", MatchStatus.ERROR, 10.0, reason="timeout: read timed out")
-    rng = random.Random(1)
-    first = retry_policy(error, 1, NOW, rng)
-    third = retry_policy(error, 3, NOW, rng)
-    assert first is not None and third is not None
-    assert timedelta(minutes=2) <= first - NOW <= timedelta(minutes=2.2)
-    assert timedelta(minutes=8) <= third - NOW <= timedelta(minutes=8.8)
-    assert retry_policy(error, 30, NOW, rng) - NOW <= timedelta(hours=13.2)
-    done = CrossMatch("ned", MatchStatus.NO_MATCH, 10.0)
-    assert retry_policy(done, 1, NOW) is None
-    schema = CrossMatch("simbad", MatchStatus.ERROR, 10.0, reason="schema mismatch: x")
-    assert retry_policy(schema, 1, NOW, rng) - NOW >= timedelta(hours=1)
-    assert is_due(first, first) and not is_due(first, NOW) and not is_due(None, NOW)
 
 
 def test_summary_counts_by_outcome_and_service():

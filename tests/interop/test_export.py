@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from astrolens.domain.errors import ConfigurationError
+from astrolens.domain.errors import ConfigurationError, StorageFullError
 from astrolens.domain.toolbox import ExportFormat, format_for_path
 from astrolens.interop.export import export_candidates
 from tests.interop.candidates import sample
@@ -122,7 +122,7 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Table, "write", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageFullError):  # a clear message, as the image store gives
         export_candidates(sample()[:1], ExportFormat.ECSV, path)
     assert path.read_bytes() == before
     assert [p.name for p in out.iterdir()] == ["c.ecsv"]  # no temp file left behind

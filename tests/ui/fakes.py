@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from astrolens.domain.agent import AgentStats, CandidateFilter, SecretsStatus
+from astrolens.domain.agent import AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import (
@@ -348,7 +348,7 @@ class FakeController:
             catalog_verdict=catalog_verdict(xm) if xm else c.catalog_verdict,
         )
 
-    def _matching(self, q: CandidateFilter) -> list[Candidate]:
+    def _matching(self, q: CandidateQuery) -> list[Candidate]:
         out = []
         for c in self.base:
             c = self._with_state(c)
@@ -419,7 +419,7 @@ class FakeController:
             anomaly_cut_range=(THRESHOLDS.anomaly_p, THRESHOLDS.anomaly_p),
         )
 
-    async def candidates(self, query: CandidateFilter) -> list[Candidate]:
+    async def candidates(self, query: CandidateQuery) -> list[Candidate]:
         await self._delay()
         self.calls.append(("candidates", (query.offset, query.limit)))
         if self.total is None:
@@ -435,7 +435,7 @@ class FakeController:
             for i in range(query.offset, end)
         ]
 
-    async def count_candidates(self, query: CandidateFilter) -> int:
+    async def count_candidates(self, query: CandidateQuery) -> int:
         await self._delay()
         return self.total if self.total is not None else len(self._matching(query))
 
@@ -503,15 +503,9 @@ class FakeController:
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
     ) -> bytes | None:
-        from astrolens.domain.display import NAMED_STRETCHES
-        from astrolens.imaging.display import png_bytes  # the real rendering, off the loop
+        from astrolens.app.agent import render_png  # the real rendering, off the loop
 
-        chosen, limits = NAMED_STRETCHES[stretch]
-        shown = await self.display_image(image_id, chosen, limits, max_px or 0)
-        if shown is None:
-            return None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, png_bytes, shown)
+        return await render_png(self, image_id, stretch, max_px, self.executor)
 
     async def thumbnail_png(self, image_id: int) -> bytes | None:
         return await self.image_png(image_id, max_px=256)

@@ -7,7 +7,7 @@ from PyQt6.QtCore import QModelIndex, QSize, Qt
 from PyQt6.QtWidgets import QListView
 from pytestqt.qtbot import QtBot
 
-from astrolens.domain.agent import CandidateFilter
+from astrolens.domain.agent import CandidateQuery
 from astrolens.domain.scoring import Verdict
 from astrolens.ui.gallery_model import CandidateListModel, CandidateRole, ThumbnailCache
 from tests.ui.fakes import FakeController
@@ -34,7 +34,7 @@ def test_100k_candidates_fetch_only_the_visible_pages(
     view = _icon_view(model)
     qtbot.addWidget(view)
     view.show()
-    model.set_query(CandidateFilter())
+    model.set_query(CandidateQuery())
     qtbot.waitUntil(lambda: model.rowCount() >= 200, timeout=5000)
     qtbot.waitUntil(lambda: model.thumbnails_requested > 0 and len(model.thumbnails) > 0)
     qtbot.wait(200)
@@ -60,7 +60,7 @@ def test_scrolling_stays_smooth_and_memory_bounded(
     view = _icon_view(model)
     qtbot.addWidget(view)
     view.show()
-    model.set_query(CandidateFilter())
+    model.set_query(CandidateQuery())
     qtbot.waitUntil(lambda: model.rowCount() >= 500, timeout=5000)
     # Page down through 10 pages: each step must repaint quickly, and the cache stays bounded.
     worst = 0.0
@@ -82,7 +82,7 @@ def test_filters_reach_the_controller_and_rows_carry_candidates(
     qtbot: QtBot, controller: FakeController
 ) -> None:
     model = CandidateListModel(controller)
-    model.set_query(CandidateFilter(verdicts=(Verdict.NEAR_MISS,)))
+    model.set_query(CandidateQuery(verdicts=(Verdict.NEAR_MISS,)))
     qtbot.waitUntil(lambda: model.rowCount() > 0)
     cands = [model.data(model.index(r), CandidateRole) for r in range(model.rowCount())]
     assert all(c.result.verdict is Verdict.NEAR_MISS for c in cands)

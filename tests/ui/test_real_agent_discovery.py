@@ -12,7 +12,7 @@ import math
 from pytestqt.qtbot import QtBot
 
 from astrolens.app.agent import AgentRuntime
-from astrolens.domain.agent import AgentStats, CandidateFilter
+from astrolens.domain.agent import AgentStats, CandidateQuery
 from astrolens.domain.scoring import Thresholds, Verdict
 from astrolens.ui.bridge import AgentBridge
 from astrolens.ui.discovery import DiscoveryPanel
@@ -59,7 +59,7 @@ def test_the_threshold_line_is_the_cut_the_listed_anomalies_were_judged_by(
     beyond = sum(1 for p in s.recent_p_values if p <= s.thresholds_in_use.anomaly_p)
     assert beyond <= s.anomalies
 
-    found = _run(qtbot, real_runtime.candidates(CandidateFilter(limit=1000)))
+    found = _run(qtbot, real_runtime.candidates(CandidateQuery(limit=1000)))
     anomalies = [c.result for c in found if c.result.verdict is Verdict.ANOMALY]
     near = [c.result for c in found if c.result.verdict is Verdict.NEAR_MISS]
     assert anomalies, "the scan found no anomaly to check the line against"

@@ -16,7 +16,7 @@ from PyQt6.QtGui import QColor, QImage, QPixmap
 from pytestqt.qtbot import QtBot
 
 from astrolens.app.agent import AgentRuntime
-from astrolens.domain.agent import CandidateFilter
+from astrolens.domain.agent import CandidateQuery
 from astrolens.ui.display import PLACEHOLDER_BG
 from astrolens.ui.main_window import MainWindow
 from astrolens.ui.viewer import ImageViewer
@@ -145,7 +145,7 @@ def test_photometry_is_measured_on_the_npy_stamps(qtbot: QtBot, real_runtime: Ag
     from astrolens.ml.features.photometry import PHOTOMETRY_MODEL_ID
 
     _run(qtbot, real_runtime.learning.catch_up_photometry())
-    queue = _run(qtbot, real_runtime.candidates(CandidateFilter(limit=1000)))
+    queue = _run(qtbot, real_runtime.candidates(CandidateQuery(limit=1000)))
     stamps = [c.id for c in queue if (c.image.image_path or "").endswith(".npy")]
     assert stamps, "no .npy stamp among the candidates"
     ids, matrix = _run(

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from astrolens import __version__
 from astrolens.app.api import schemas as s
 from astrolens.app.api.events import EventHub
-from astrolens.domain.agent import AgentController, CandidateFilter
+from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.annotation import AnnotationError, AnnotationFailure
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.display import NAMED_STRETCHES
@@ -267,7 +267,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
         """Anomalies and near-misses, filtered like `astrolens candidates`."""
         offset = offset_of(cursor)
         verdicts = (Verdict.ANOMALY, Verdict.NEAR_MISS) if verdict == "all" else (Verdict(verdict),)
-        query = CandidateFilter(
+        query = CandidateQuery(
             verdicts=verdicts,
             source_id=source,
             labelled=False if unlabelled else None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from astrolens.fileio import atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +31,7 @@ def _write_private(path: Path, value: str) -> None:
     """Atomically, and never readable by others: the temp file is 0600 before the token
     is written into it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".api-token-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write_text(path, value + "\n", mode=0o600)
 
 
 def _read_file(path: Path) -> str | None:

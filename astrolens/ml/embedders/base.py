@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from astrolens.domain.embedder_spec import TTA as TTA
+from astrolens.domain.embedder_spec import Precision as Precision
 from astrolens.domain.images import FloatImage
 from astrolens.domain.ports import Matrix
 from astrolens.ml.embedders.preprocess import dihedral_views, to_batch
@@ -19,8 +21,6 @@ from astrolens.ml.embedders.torch_runtime import torch_module
 if TYPE_CHECKING:
     import torch
 
-Precision = Literal["fp32", "bf16"]
-TTA = Literal["none", "dihedral"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 TTAS: tuple[TTA, ...] = ("none", "dihedral")
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from astrolens.fileio import atomic
 from astrolens.ml.embedders.errors import CorruptCheckpointError, ModelUnavailableError
 
 # (bytes done, bytes total or None when the server does not say)
@@ -109,7 +110,4 @@ def _digest_from_headers(headers: object) -> str | None:
 
 def _write_digest(target: Path, digest: str) -> None:
     """Keep the digest beside the file, so later runs can name the weights precisely."""
-    sidecar = target.with_name(target.name + ".sha256")
-    temp = sidecar.with_name(sidecar.name + ".tmp")
-    temp.write_text(digest + "\n")
-    os.replace(temp, sidecar)
+    atomic.write_text(target.with_name(target.name + ".sha256"), digest + "\n", mode=0o644)

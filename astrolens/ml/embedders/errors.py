@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from astrolens.domain.errors import AstroLensError, ConfigurationError
-
-
-class UnknownEmbedderError(ConfigurationError):
-    """The embedder spec names no backbone we know."""
+from astrolens.domain.embedder_spec import UnknownEmbedderError as UnknownEmbedderError
+from astrolens.domain.errors import AstroLensError
 
 
 class ModelUnavailableError(AstroLensError):

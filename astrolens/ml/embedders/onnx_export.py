@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from astrolens.fileio import atomic
 from astrolens.ml.embedders.efficientnet_lite import (
     ARCH,
     INPUT_SIZE,
@@ -55,7 +54,7 @@ class OnnxModelInfo:
         return path.with_name(path.name + ".json")
 
     def write(self, path: Path) -> None:
-        _atomic_write(self.sidecar(path), json.dumps(self.as_json(), indent=2).encode())
+        atomic.write_bytes(self.sidecar(path), json.dumps(self.as_json(), indent=2).encode())
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -121,10 +120,7 @@ def export_efficientnet_lite0(path: Path, input_size: int = INPUT_SIZE) -> OnnxM
     module = PooledAndLogits(embedder._network.to(memory_format=torch.contiguous_format)).eval()
     example = torch.zeros((1, 3, input_size, input_size), dtype=torch.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic.replacing(path, prefix="", suffix=".part") as tmp:
         with _without_onnx_package(), torch.no_grad(), warnings.catch_warnings():
             # The TorchScript exporter warns about its own deprecation and constant folding;
             # neither changes the graph, and the warnings would drown the build log.
@@ -140,9 +136,6 @@ def export_efficientnet_lite0(path: Path, input_size: int = INPUT_SIZE) -> OnnxM
                 opset_version=OPSET,
             )
         info = OnnxModelInfo(ARCH, WEIGHTS_SHA256, input_size, file_sha256(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     info.write(path)
     return info
 
@@ -172,16 +165,6 @@ def _without_onnx_package() -> Iterator[None]:
         yield
     finally:
         exporter.onnx_proto_utils._add_onnxscript_fn = original
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def main() -> int:

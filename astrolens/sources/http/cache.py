@@ -1,8 +1,8 @@
 """A disk cache of HTTP responses, revalidated with ETag / Last-Modified.
 
 Each entry is two files named by the SHA-256 of the URL: the body and a small JSON header.
-Both are written to a temporary file and moved into place with os.replace, so a crash never
-leaves a half-written body that a later run would serve. The methods block (file I/O): the
+Both are written atomically (astrolens.fileio.atomic), so a crash never leaves a
+half-written body that a later run would serve. The methods block (file I/O): the
 transport calls them through asyncio.to_thread.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from astrolens.fileio import atomic
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +33,6 @@ class CachedResponse:
         if self.last_modified:
             headers["If-Modified-Since"] = self.last_modified
         return headers
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class DiskCache:
@@ -94,8 +80,8 @@ class DiskCache:
         }
         # Body first: a header without its body is a miss, a body without its header is junk
         # that pruning removes.
-        _atomic_write(body_path, response.body)
-        _atomic_write(meta_path, json.dumps(meta).encode("utf-8"))
+        atomic.write_bytes(body_path, response.body)
+        atomic.write_bytes(meta_path, json.dumps(meta).encode("utf-8"))
         self._puts_since_prune += 1
         if self._puts_since_prune >= 50:
             self.prune()
