@@ -66,13 +66,13 @@ def keyring_words(backend: str) -> str:
     return "the system keyring"
 
 
-MODELS = ["efficientnet-lite0", "openclip:ViT-B-32/laion2b_s34b_b79k", "openclip:ViT-S-32"]
+# Every entry must parse as an embedder spec (tests/ui/test_settings_models.py): a choice that
+# cannot load is worse than no choice.
 MODELS = [
     "efficientnet-lite0",
     # Galaxy-trained encoders, downloaded on first use (online users: the better choice).
     *(b.spec for b in ZOOBOT_ENCODERS),
     "openclip:ViT-B-32/laion2b_s34b_b79k",
-    "openclip:ViT-S-32",
 ]
 MODEL_HELP = (
     "Offline: efficientnet-lite0 (ImageNet). Online: "
