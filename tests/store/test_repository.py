@@ -13,7 +13,17 @@ from astrolens.domain.crossmatch import CatalogObject, CatalogVerdict, CrossMatc
 from astrolens.domain.embedding import Embedding, ModelMismatchError
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.labels import Label, LabelValue
-from astrolens.domain.ports import Repository
+from astrolens.domain.ports import (
+    CandidateStore,
+    CrossMatchStore,
+    ImageStore,
+    LearningStore,
+    Repository,
+    RunStore,
+    ScoreStore,
+    StatsStore,
+    VectorStore,
+)
 from astrolens.domain.records import CandidateOrder, TrainingStatus
 from astrolens.domain.scoring import Calibration, Verdict
 from astrolens.domain.sky import SkyPosition
@@ -22,15 +32,39 @@ from astrolens.store.repository import SqliteRepository
 from tests.store.builders import DIM, MODEL, THRESHOLDS, decoded, embedding, now, result
 
 
-def test_implements_the_repository_port(repo: SqliteRepository) -> None:
+@pytest.mark.parametrize(
+    "port",
+    [
+        ImageStore,
+        VectorStore,
+        ScoreStore,
+        CandidateStore,
+        CrossMatchStore,
+        LearningStore,
+        RunStore,
+        StatsStore,
+    ],
+)
+def test_implements_every_store_port(repo: SqliteRepository, port: type) -> None:
     port_methods = {
-        name
-        for name in vars(Repository)
-        if not name.startswith("_") and callable(getattr(Repository, name))
+        name for name in vars(port) if not name.startswith("_") and callable(getattr(port, name))
     }
     assert port_methods, "the Protocol should declare methods"
     for name in port_methods:
         assert callable(getattr(repo, name)), name
+
+
+def test_the_repository_port_is_the_union_of_the_store_ports() -> None:
+    assert set(Repository.__mro__) >= {
+        ImageStore,
+        VectorStore,
+        ScoreStore,
+        CandidateStore,
+        CrossMatchStore,
+        LearningStore,
+        RunStore,
+        StatsStore,
+    }
 
 
 def test_image_round_trip(repo: SqliteRepository) -> None:
