@@ -168,7 +168,12 @@ class SignalWakeup(QObject):
         self._r.setblocking(False)
         self._w.setblocking(False)
         self._old = signal.set_wakeup_fd(self._w.fileno())
-        self.notifier = QSocketNotifier(self._r.fileno(), QSocketNotifier.Type.Read, self)
+        # PyQt6's stubs type the socket as sip.voidptr; at run time it takes the fd (an int).
+        self.notifier = QSocketNotifier(
+            self._r.fileno(),  # type: ignore[call-overload]
+            QSocketNotifier.Type.Read,
+            self,
+        )
         self.notifier.activated.connect(self._drain)
         self.on_signal = on_signal
         for sig in (signal.SIGINT, signal.SIGTERM):

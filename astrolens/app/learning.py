@@ -49,7 +49,10 @@ class LearningService:
     def __init__(self, app: AstroLensApp, events: EventSink | None = None) -> None:
         self.app = app
         self.train_executor = ThreadPoolExecutor(1, thread_name_prefix="astrolens-train")
-        model_id = lambda: app.embedder.model_id  # noqa: E731  (the model may change)
+
+        def model_id() -> str:  # asked each time: the model may change
+            return app.embedder.model_id
+
         self.reranker: RerankScheduler[RankPool] = RerankScheduler(
             load=lambda: load_pool(app.repository, model_id(), heads_dir(app)),
             prepare=self._measure,

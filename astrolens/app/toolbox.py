@@ -108,7 +108,11 @@ async def fetch_cutout(
     suffix = Path(raw.name).suffix or ".jpg"
     target = out or app.paths.data_dir / "cutouts" / f"{cand.id}-{survey}{suffix}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    await run_in(app.executors.io, write_atomically, target, lambda t: t.write_bytes(raw.data))
+
+    def write(temp: Path) -> None:
+        temp.write_bytes(raw.data)
+
+    await run_in(app.executors.io, write_atomically, target, write)
     return target
 
 

@@ -296,4 +296,6 @@ class Repository(
     StatsStore,
     Protocol,
 ):
-    """The whole store: every port above."""
+    """The whole store: every port above, and closing it (the composition root does)."""
+
+    def close(self) -> None: ...

@@ -407,7 +407,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
         Failures say why: provider not running, model not pulled, no key, 401, 429, timeout,
         a model without vision."""
         await candidate_or_404(image_id)
-        body = body or s.AnnotateIn()
+        body = body or s.AnnotateIn(provider=None, model=None)
         found = await controller.annotate(image_id, body.provider, body.model)
         return s.annotation_out(found)
 

@@ -103,7 +103,8 @@ def build_reference(app: Any, reference_dir: Path) -> ReferenceModel:
 def save_reference(ref: ReferenceModel, folder: Path) -> None:
     """Arrays first, then the JSON that names them: a reader never sees JSON without arrays."""
     buffer = io.BytesIO()
-    np.savez(buffer, **ref.arrays)
+    # allow_pickle is savez's default, named so the stubs know `arrays` cannot set it.
+    np.savez(buffer, allow_pickle=True, **ref.arrays)
     _write_atomically(folder / ARRAYS_FILE, buffer.getvalue())
     _write_atomically(folder / META_FILE, json.dumps(ref.describe(), indent=2).encode())
 
