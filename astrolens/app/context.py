@@ -193,9 +193,7 @@ class AstroLensApp:
         ) -> set[str]:
             return await run_in(self.executors.db, repo.known_uris, list(uris), fingerprints)
 
-        return build_folder_source(  # type: ignore[no-any-return]
-            list(paths), self.cursor_store, name, known_uris
-        )
+        return build_folder_source(list(paths), self.cursor_store, name, known_uris)
 
     def enabled_sources(self) -> list[ImageSource]:
         from astrolens.app.source_factory import build_source
