@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from astrolens.domain.events import Event
 from astrolens.domain.ports import (
-    AnomalyScorer,
     BlobStore,
     CrossMatcher,
     Decoder,
+    Detector,
     Embedder,
     EventSink,
     ImageSource,
@@ -36,6 +36,7 @@ from astrolens.settings.store import load_settings
 
 if TYPE_CHECKING:
     from astrolens.ml.features.multiview import MultiViewEmbedder
+    from astrolens.ml.scoring.ensemble import EnsembleScorer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,7 +140,7 @@ class AstroLensApp:
 
         return ScorerStateFiles(self.paths.data_dir / "scorers")
 
-    def scorer(self, detectors: Sequence[Callable[[], Any]] | None = None) -> AnomalyScorer:
+    def scorer(self, detectors: Sequence[Callable[[], Detector]] | None = None) -> EnsembleScorer:
         from astrolens.ml.scoring.ensemble import EnsembleScorer
 
         return EnsembleScorer(detectors, alpha=self.settings.effective_fdr)
