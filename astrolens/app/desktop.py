@@ -32,13 +32,13 @@ from PyQt6.QtCore import QObject, QSocketNotifier, QTimer
 from PyQt6.QtNetwork import QLocalServer, QLocalSocket
 from PyQt6.QtWidgets import QApplication, QFileDialog, QSystemTrayIcon
 
-from astrolens.domain.agent import AgentController
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.ports import Notifier
 from astrolens.settings.paths import app_paths
 from astrolens.ui.tasks import spawn
 
 if TYPE_CHECKING:
+    from astrolens.app.api.routes import ApiController
     from astrolens.app.api.server import ApiServer
     from astrolens.domain.settings import Settings
     from astrolens.ui.bridge import AgentBridge
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ControllerFactory = Callable[[Notifier], AgentController]
+# The tray's controller also serves the local API: the window's controller and its learning.
+ControllerFactory = Callable[[Notifier], "ApiController"]
 EXIT_OK = 0
 EXIT_FAILURE = 1
 SHUTDOWN_GRACE_S = 15.0
@@ -213,7 +214,7 @@ def _factory_from_env() -> ControllerFactory | None:
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
-def default_controller_factory(notifier: Notifier) -> AgentController:
+def default_controller_factory(notifier: Notifier) -> ApiController:
     """The real agent. Imported here, after the tray shows: this is what loads torch."""
     from astrolens.app.agent import create_agent_controller
     from astrolens.app.context import AppOptions, AstroLensApp
@@ -241,7 +242,7 @@ class DesktopAgent:
         self.factory = factory
         self.ready_file = ready_file
         self.started_at = time.monotonic()
-        self.controller: AgentController | None = None
+        self.controller: ApiController | None = None
         self.bridge: AgentBridge | None = None
         self.window: MainWindow | None = None
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
@@ -323,7 +324,7 @@ class DesktopAgent:
         ok, why = await self.notifier.available()
         (log.info if ok else log.warning)("notifications: %s", why)
 
-    async def _start_api(self, controller: AgentController) -> None:
+    async def _start_api(self, controller: ApiController) -> None:
         from astrolens.app.api.server import start_api
 
         port = self.api_port if self.api_port is not None else controller.settings().api_port
