@@ -153,6 +153,7 @@ def batch(args: argparse.Namespace) -> int:
     )
     with open_client(args.scheduler, args.workers) as client:
         workers = len(client.scheduler_info().get("workers", {}))
+        assert client.scheduler is not None  # a connected client talks to its scheduler
         console.print(f"Dask scheduler {client.scheduler.address} with {workers} workers")
         with _progress(console, "scoring partitions") as on_progress:
             summary = run_partitions(client, ref, parts, args.output, on_progress)
