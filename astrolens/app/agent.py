@@ -105,8 +105,8 @@ class AgentRuntime:
         self._paused = False
         self._quiet = False
         self._learning: LearningService | None = None  # built on first use (imports sklearn)
-        self._rerank_task: asyncio.Task[Any] | None = None
-        self._reembed_task: asyncio.Task[Any] | None = None
+        self._rerank_task: asyncio.Task[int] | None = None
+        self._reembed_task: asyncio.Task[None] | None = None
         self._renderer: DisplayRenderer | None = None  # built on first use
         self._toolbox: ToolboxService | None = None  # built on first use
 
@@ -540,7 +540,7 @@ class AgentRuntime:
         task = self.learning.train(request)
         task.add_done_callback(self._after_training)
 
-    def _after_training(self, task: asyncio.Task[Any]) -> None:
+    def _after_training(self, task: asyncio.Task[TrainingRun]) -> None:
         """A promoted head changes the ranking: re-score the queue with it now."""
         if task.cancelled() or task.exception() is not None:
             return  # the run is recorded as failed; the current model stays
