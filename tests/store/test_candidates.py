@@ -78,3 +78,24 @@ def test_gallery_query_uses_indexes(repo: SqliteRepository, gallery: dict[str, i
         "ORDER BY score DESC LIMIT 100"
     ).fetchall()
     assert any("candidaterow_verdict_score" in str(row) for row in plan), plan
+
+
+def test_keep_for_review_queues_scored_images_whatever_their_verdict(
+    repo: SqliteRepository,
+) -> None:
+    normal = repo.add_image(decoded(1), None, None)
+    repo.add_score(normal.id, MODEL, result(Verdict.NORMAL, 2.0))
+    anomaly = repo.add_image(decoded(2), None, None)
+    repo.add_score(anomaly.id, MODEL, result(Verdict.ANOMALY, 9.0))  # a candidate already
+    unscored = repo.add_image(decoded(3), None, None)
+    other_model = repo.add_image(decoded(4), None, None)
+    repo.add_score(other_model.id, "other", result(Verdict.NORMAL))
+
+    ids = [normal.id, anomaly.id, unscored.id, other_model.id]
+    assert repo.keep_for_review(ids, MODEL) == 1
+    kept = repo.get_candidate(normal.id)
+    assert kept is not None and kept.result.verdict is Verdict.NORMAL
+    assert kept.result.score == 2.0
+    assert repo.get_candidate(unscored.id) is None
+    assert repo.get_candidate(other_model.id) is None
+    assert repo.keep_for_review(ids, MODEL) == 0  # queued once

@@ -154,3 +154,13 @@ def test_the_reference_query_picks_what_the_rule_admits(
     assert 0 < len(expected) < len(verdicts) * len(labels)
     scored = sum(1 for v in verdicts for _ in labels if v in rule.verdicts)
     assert repo.count_normal_scores(MODEL, 3, rule=rule) == scored  # the builders' version
+
+
+def test_one_images_vector_of_one_model(repo: SqliteRepository) -> None:
+    image = repo.add_image(decoded(1), None, None)
+    assert repo.embedding_vector(image.id, MODEL) is None
+    repo.add_embedding(image.id, embedding(1))
+    vector = repo.embedding_vector(image.id, MODEL)
+    assert vector is not None
+    np.testing.assert_array_equal(vector, embedding(1).vector)
+    assert repo.embedding_vector(image.id, "other") is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,59 @@ def test_sightings_and_has_uri(repo: SqliteRepository) -> None:
     assert repo.has_uri("https://mirror.test/copy.jpg")
     record = repo.get_image(stored.id)
     assert record is not None and record.sightings == 2
+
+
+def test_known_uris_are_stored_seen_or_quarantined_and_not_due(db_path: Path) -> None:
+    repo = SqliteRepository(db_path, quarantine_delay=lambda _: timedelta(days=1))
+    try:
+        frame = "https://example.test/frame.fits"
+        stamp = repo.add_image(decoded(1, parent_uri=frame), None, None)
+        repo.record_sighting(stamp.id, "https://mirror.test/copy.jpg")
+        repo.quarantine("/data/bad.fits", "truncated", fingerprint="100:1")
+        repo.quarantine("https://example.test/later.fits", "HTTP 503", temporary=True)
+        asked = [
+            stamp.provenance.uri,
+            frame,
+            "https://mirror.test/copy.jpg",
+            "/data/bad.fits",
+            "https://example.test/later.fits",
+            "https://example.test/never.fits",
+        ]
+        assert repo.known_uris(asked) == set(asked[:5])
+        # a local file that changed since it failed is read again
+        assert "/data/bad.fits" not in repo.known_uris(asked, {"/data/bad.fits": "200:2"})
+        assert "/data/bad.fits" in repo.known_uris(asked, {"/data/bad.fits": "100:1"})
+        # a file whose stamps are not all stored is not done, until it is finished
+        repo.begin_file(frame)
+        assert frame not in repo.known_uris([frame])
+        repo.finish_file(frame)
+        assert frame in repo.known_uris([frame])
+    finally:
+        repo.close()
+
+
+def test_a_temporary_failure_is_due_again_when_its_retry_time_comes(repo: SqliteRepository) -> None:
+    # the default delay: at once on the next cycle after the first failure
+    repo.quarantine("https://example.test/later.fits", "HTTP 503", temporary=True)
+    assert repo.known_uris(["https://example.test/later.fits"]) == set()
+    repo.finish_file("https://example.test/later.fits")  # stored at last: no longer quarantined
+    assert repo.quarantined() == []
+
+
+def test_find_duplicates_answers_each_image(repo: SqliteRepository) -> None:
+    stored = repo.add_image(decoded(1), None, None)
+    again = decoded(1, uri="https://mirror.test/1.fits")  # same bytes elsewhere
+    fresh = decoded(2, phash="ffffffffffffffff")
+    assert repo.find_duplicates([again, fresh]) == [stored, None]
+
+
+def test_list_images_pages_by_id_and_filters_by_source(repo: SqliteRepository) -> None:
+    ids = [
+        repo.add_image(decoded(seed, source_id=source), None, None).id
+        for seed, source in enumerate(("sdss", "legacy", "sdss", "sdss"), start=1)
+    ]
+    first = repo.list_images(2)
+    assert [r.id for r in first] == ids[:2]
+    assert [r.id for r in repo.list_images(10, after_id=first[-1].id)] == ids[2:]
+    assert [r.id for r in repo.list_images(10, source_id="sdss")] == [ids[0], ids[2], ids[3]]
+    assert repo.count_images() == 4

@@ -1,7 +1,10 @@
-"""Labels and training runs."""
+"""What people and models said about images: labels, annotations, training runs."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+from astrolens.domain.annotation import Annotation
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.records import TrainingStatus
 from astrolens.domain.scoring import Verdict
@@ -42,3 +45,18 @@ def test_training_runs_round_trip(repo: SqliteRepository) -> None:
     assert finished.finished_at is not None
     assert repo.training_runs() == [finished]
     assert repo.training_runs("other") == []
+
+
+def test_annotations_round_trip_newest_first(repo: SqliteRepository) -> None:
+    image = repo.add_image(decoded(1), None, None)
+    first = repo.add_annotation(
+        Annotation(image.id, "ollama", "llava", 1, "a spiral galaxy", now())
+    )
+    # an aware time is stored as the naive UTC every other table keeps
+    aware = datetime(2026, 1, 2, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    second = repo.add_annotation(Annotation(image.id, "openai", "gpt", 2, "a merger", aware))
+    assert first.id is not None and second.id is not None
+    assert second.created_at == datetime(2026, 1, 2, 12, 0)
+    assert [a.text for a in repo.annotations(image.id)] == ["a merger", "a spiral galaxy"]
+    assert repo.annotations(image.id)[1] == first
+    assert repo.annotations(image.id + 1) == []

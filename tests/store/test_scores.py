@@ -57,6 +57,8 @@ def test_calibrations_are_versioned(repo: SqliteRepository) -> None:
     assert repo.latest_calibration(MODEL, ImageGroup.PICTURE) == other
     assert repo.latest_calibration(MODEL, ImageGroup.TRANSIENT) is None
     assert repo.latest_calibration("other", ImageGroup.SURVEY) is None
+    assert repo.calibration_by_version(2) == other
+    assert repo.calibration_by_version(4) is None
 
 
 def test_add_scores_returns_each_record_with_its_candidate(repo: SqliteRepository) -> None:
