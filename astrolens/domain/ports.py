@@ -1,9 +1,9 @@
 """The Protocols adapters implement and the pipeline consumes.
 
-Blocking ports (Decoder, Embedder, Detector, VectorIndex, Repository and its narrower store
-ports in store_ports.py, BlobStore) are called
-by the pipeline through named executors, never on the event loop. Async ports (ImageSource,
-CrossMatcher, Notifier) are awaited on the loop and must not block it.
+Blocking ports (Decoder, Embedder, Detector, VectorIndex, BlobStore, and the store's ports:
+Repository and the narrower ones it unites, in store_ports.py) are called by the pipeline
+through named executors, never on the event loop. Async ports (ImageSource, CrossMatcher,
+Notifier) are awaited on the loop and must not block it.
 """
 
 from __future__ import annotations
