@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from astrolens.app.context import AstroLensApp
 from astrolens.domain.agent import AgentController, AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     AnnotationAdded,
@@ -40,13 +42,22 @@ from astrolens.domain.events import (
 from astrolens.domain.images import ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.learning import HeadPrediction, TrainingRequest
+from astrolens.domain.ports import CrossMatchStore, Repository, ScoreStore
 from astrolens.domain.records import CandidateFilter as StoreFilter
 from astrolens.domain.records import CandidateOrder, LabelState, TrainingRun
-from astrolens.domain.scoring import Verdict
+from astrolens.domain.scoring import Calibration, Verdict
 from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
 from astrolens.pipeline.executors import run_in
+
+if TYPE_CHECKING:
+    from astrolens.app.learning import LearningService
+    from astrolens.app.toolbox import ToolboxService
+    from astrolens.imaging.display import DisplayRenderer
+    from astrolens.ml.index.faiss_index import FaissIndex
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +66,14 @@ _ORDER = {
     "rank": CandidateOrder.RANK_SCORE,
     "newest": CandidateOrder.NEWEST,
 }
+
+
+def _latest_calibration(r: ScoreStore, *, model_id: str, group: ImageGroup) -> Calibration | None:
+    return r.latest_calibration(model_id, group)
+
+
+def _save_crossmatch(r: CrossMatchStore, *, image_id: int, result: CrossMatch) -> None:
+    r.save_crossmatch(image_id, result)
 
 
 def to_store_filter(query: CandidateQuery) -> StoreFilter:
@@ -101,16 +120,16 @@ class AgentRuntime:
         # Folder scans run their own pipelines; Pause must reach them too.
         self._scan_pipelines: set[DiscoveryPipeline] = set()
         self._source_status: dict[str, SourceStatus] = {}
-        self._index: Any = None
+        self._index: FaissIndex | None = None
         self._index_lock = asyncio.Lock()
         self._paused = False
         self._quiet = False
-        self._learning: Any = None  # LearningService, built on first use (imports sklearn)
-        self._rerank_task: asyncio.Task[Any] | None = None
-        self._reembed_task: asyncio.Task[Any] | None = None
+        self._learning: LearningService | None = None  # built on first use (imports sklearn)
+        self._rerank_task: asyncio.Task[int] | None = None
+        self._reembed_task: asyncio.Task[None] | None = None
+        self._renderer: DisplayRenderer | None = None  # built on first use
+        self._toolbox: ToolboxService | None = None  # built on first use
         self._schemas_checked = False
-        self._renderer: Any = None  # imaging.display.DisplayRenderer, built on first use
-        self._toolbox: Any = None  # ToolboxService, built on first use
 
     # ------------------------------------------------------------------ events
 
@@ -310,7 +329,7 @@ class AgentRuntime:
 
     # ------------------------------------------------------------------ data
 
-    async def _db(self, fn: Callable[[Any], Any]) -> Any:
+    async def _db(self, fn: Callable[[Repository], T]) -> T:
         # The repository is opened (lazily) and used only on the db thread.
         return await run_in(self.app.executors.db, lambda: fn(self.app.repository))
 
@@ -324,7 +343,9 @@ class AgentRuntime:
         model_id = self.app.embedder.model_id
         calibrations = []
         for group in ImageGroup:
-            cal = await self._db(lambda r, g=group: r.latest_calibration(model_id, g))
+            cal = await self._db(
+                functools.partial(_latest_calibration, model_id=model_id, group=group)
+            )
             if cal is not None:
                 calibrations.append(cal)
         recent = await self._db(lambda r: r.recent_scores(model_id, 500))
@@ -377,7 +398,7 @@ class AgentRuntime:
         return int(await self._db(lambda r: r.count_candidates(flt)))
 
     async def get_candidate(self, image_id: int) -> Candidate | None:
-        return await self._db(lambda r: r.get_candidate(image_id))  # type: ignore[no-any-return]
+        return await self._db(lambda r: r.get_candidate(image_id))
 
     async def image_path(self, image_id: int) -> Path | None:
         record = await self._db(lambda r: r.get_image(image_id))
@@ -395,14 +416,14 @@ class AgentRuntime:
         max_side: int = 0,
     ) -> DisplayImage | None:
         record = await self._db(lambda r: r.get_image(image_id))
-        if record is None or not (record.image_path or record.thumbnail_path):
+        if record is None or not (stored := record.image_path or record.thumbnail_path):
             return None
         from astrolens.imaging.display import DisplayRenderer
         from astrolens.store.blobs import THUMBNAIL_MAX_PX
 
         if self._renderer is None:
             self._renderer = DisplayRenderer()
-        path = Path(record.image_path or record.thumbnail_path)
+        path = Path(stored)
         thumb = Path(record.thumbnail_path) if record.thumbnail_path else None
         # A small default picture comes from the stored 8-bit thumbnail: a gallery page paints
         # dozens, and parsing each FITS frame for a 128 px tile would be wasted work.
@@ -414,7 +435,7 @@ class AgentRuntime:
         )
         return shown
 
-    async def _ensure_index(self) -> Any:
+    async def _ensure_index(self) -> FaissIndex:
         async with self._index_lock:
             if self._index is None:
                 from astrolens.ml.index.faiss_index import FaissIndex
@@ -464,12 +485,10 @@ class AgentRuntime:
     async def images(
         self, limit: int = 50, after_id: int = 0, source_id: str | None = None
     ) -> list[ImageRecord]:
-        return await self._db(  # type: ignore[no-any-return]
-            lambda r: r.list_images(limit, after_id, source_id)
-        )
+        return await self._db(lambda r: r.list_images(limit, after_id, source_id))
 
     async def get_image(self, image_id: int) -> ImageRecord | None:
-        return await self._db(lambda r: r.get_image(image_id))  # type: ignore[no-any-return]
+        return await self._db(lambda r: r.get_image(image_id))
 
     async def image_png(
         self, image_id: int, stretch: str = "auto", max_px: int | None = None
@@ -495,7 +514,7 @@ class AgentRuntime:
         found = await self._db(
             lambda r: r.candidates(verdicts=(Verdict.ANOMALY, Verdict.NEAR_MISS), limit=1_000_000)
         )
-        return summarise(c.crossmatches for c in found if c.crossmatches)  # type: ignore[no-any-return]
+        return summarise(c.crossmatches for c in found if c.crossmatches)
 
     # ------------------------------------------------------------------ LLM annotations
 
@@ -510,10 +529,10 @@ class AgentRuntime:
         return stored
 
     async def annotations(self, image_id: int) -> list[Annotation]:
-        return await self._db(lambda r: r.annotations(image_id))  # type: ignore[no-any-return]
+        return await self._db(lambda r: r.annotations(image_id))
 
     @property
-    def toolbox(self) -> Any:
+    def toolbox(self) -> ToolboxService:
         """Export, SAMP and fresh cutouts for the window (astrolens/app/toolbox.py)."""
         if self._toolbox is None:
             from astrolens.app.toolbox import ToolboxService
@@ -524,7 +543,7 @@ class AgentRuntime:
     # ------------------------------------------------------------------ learning
 
     @property
-    def learning(self) -> Any:
+    def learning(self) -> LearningService:
         if self._learning is None:
             from astrolens.app.learning import LearningService
 
@@ -548,7 +567,7 @@ class AgentRuntime:
         task = self.learning.train(request)
         task.add_done_callback(self._after_training)
 
-    def _after_training(self, task: asyncio.Task[Any]) -> None:
+    def _after_training(self, task: asyncio.Task[TrainingRun]) -> None:
         """A promoted head changes the ranking: re-score the queue with it now."""
         if task.cancelled() or task.exception() is not None:
             return  # the run is recorded as failed; the current model stays
@@ -573,7 +592,7 @@ class AgentRuntime:
         return self._learning is not None and bool(self._learning.runner.active)
 
     async def training_runs(self) -> list[TrainingRun]:
-        return await self._db(lambda r: r.training_runs())  # type: ignore[no-any-return]
+        return await self._db(lambda r: r.training_runs())
 
     async def predictions(self, image_id: int) -> list[HeadPrediction]:
         found: list[HeadPrediction] = await self.learning.predictions(image_id)
@@ -596,7 +615,7 @@ class AgentRuntime:
         radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
         results = await crossmatcher.crossmatch(candidate.image.provenance.sky, radius)
         for result in results:
-            await self._db(lambda r, res=result: r.save_crossmatch(image_id, res))
+            await self._db(functools.partial(_save_crossmatch, image_id=image_id, result=result))
         # The window refreshes the candidate on this event (as after the pipeline's check);
         # without it a retry changed the store and the view never showed it.
         fresh = await self.get_candidate(image_id)

@@ -7,9 +7,11 @@ executors. Every failure is an `AnnotationError` with a sentence for the user.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from astrolens.domain.agent import AgentController
 from astrolens.domain.annotation import (
     PROMPT_VERSION,
     PROVIDERS,
@@ -21,6 +23,9 @@ from astrolens.domain.annotation import (
 )
 from astrolens.domain.settings import Settings
 from astrolens.pipeline.executors import run_in
+
+if TYPE_CHECKING:
+    from astrolens.app.context import AstroLensApp
 
 # The PNG the model sees: big enough for morphology, small enough to send quickly.
 PROMPT_IMAGE_PX = 768
@@ -46,7 +51,7 @@ def _openai_key(base_url: str) -> str | None:
     return got.value
 
 
-async def make_client(settings: Settings, provider: str, io_executor: Any) -> AnnotationClient:
+async def make_client(settings: Settings, provider: str, io_executor: Executor) -> AnnotationClient:
     if provider == "ollama":
         from astrolens.llm.ollama import OllamaClient
 
@@ -64,7 +69,11 @@ async def make_client(settings: Settings, provider: str, io_executor: Any) -> An
 
 
 async def annotate_candidate(
-    controller: Any, app: Any, image_id: int, provider: str | None, model: str | None
+    controller: AgentController,
+    app: AstroLensApp,
+    image_id: int,
+    provider: str | None,
+    model: str | None,
 ) -> Annotation:
     """Ask the model about one candidate; the Annotation to store (not stored here)."""
     settings: Settings = app.settings

@@ -95,7 +95,9 @@ def subprocess_line(cmd: list[str]) -> str:
 
 
 def _set_windows_run(enabled: bool, command: str) -> None:  # pragma: no cover - Windows only
-    import winreg  # type: ignore[import-not-found,unused-ignore]
+    if sys.platform != "win32":  # also tells mypy, on other systems, that winreg is absent
+        raise OSError("the Run key is in the Windows registry: Windows only")
+    import winreg
 
     key = winreg.OpenKey(
         winreg.HKEY_CURRENT_USER,
@@ -112,7 +114,9 @@ def _set_windows_run(enabled: bool, command: str) -> None:  # pragma: no cover -
 
 
 def _get_windows_run() -> str | None:  # pragma: no cover - Windows only
-    import winreg  # type: ignore[import-not-found,unused-ignore]
+    if sys.platform != "win32":  # also tells mypy, on other systems, that winreg is absent
+        raise OSError("the Run key is in the Windows registry: Windows only")
+    import winreg
 
     try:
         with winreg.OpenKey(

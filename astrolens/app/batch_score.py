@@ -10,16 +10,25 @@ from __future__ import annotations
 import csv
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
 from astrolens.domain.errors import AstroLensError, UnreadableImageError
-from astrolens.domain.images import DecodedImage, Provenance, RawImage
+from astrolens.domain.images import DecodedImage, FloatImage, Provenance, RawImage
+from astrolens.domain.ports import Decoder, Detector, Embedder, Matrix
+
+if TYPE_CHECKING:
+    from astrolens.app.context import AstroLensApp
+    from astrolens.ml.features.patches import Lite0PatchFeatures
+    from astrolens.ml.scoring.ensemble import EnsembleScorer
+
+# One row of `astrolens score`'s CSV: column -> value.
+ScoreRow = dict[str, object]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,7 @@ class ScoreStats:
         return total / self.seconds if self.seconds > 0 else 0.0
 
 
-def _decode_whole(decoder: Any, path: Path) -> DecodedImage:
+def _decode_whole(decoder: Decoder, path: Path) -> DecodedImage:
     raw = RawImage(
         provenance=Provenance(source_id="score", uri=str(path)),
         name=path.name,
@@ -61,10 +70,10 @@ def _decode_whole(decoder: Any, path: Path) -> DecodedImage:
     whole = [im for im in images if im.parent_uri is None]
     if not whole:
         raise UnreadableImageError(f"{path}: no image found")
-    return whole[0]  # type: ignore[no-any-return]
+    return whole[0]
 
 
-def decode_stored(decoder: Any, path: Path) -> DecodedImage:
+def decode_stored(decoder: Decoder, path: Path) -> DecodedImage:
     """A stored image file as the model saw it: original bytes are decoded again; the .npy
     arrays (stamps cut from frames, ZTF triplets) already hold the decoded [0, 1] pixels."""
     if path.suffix == ".npy":
@@ -85,10 +94,10 @@ class StackedFeatures:
     `thorough` appends Lite0 patch features (PatchCore), `morphology` the shape statistics.
     `detectors()` gives each detector a ColumnView of its own block."""
 
-    def __init__(self, embedder: Any, *, thorough: bool, morphology: bool) -> None:
+    def __init__(self, embedder: Embedder, *, thorough: bool, morphology: bool) -> None:
         self.embedder = embedder
         self.thorough, self.morphology = thorough, morphology
-        self._patches: Any = None
+        self._patches: Lite0PatchFeatures | None = None
         if thorough:
             from astrolens.ml.features.patches import Lite0PatchFeatures
 
@@ -102,7 +111,7 @@ class StackedFeatures:
         dim += self._patches.dim if self._patches is not None else 0
         return dim + (len(FEATURES) if self.morphology else 0)
 
-    def embed(self, pixels: Sequence[Any]) -> np.ndarray:
+    def embed(self, pixels: Sequence[FloatImage]) -> Matrix:
         blocks = [self.embedder.embed(pixels)]
         if self._patches is not None:
             blocks.append(self._patches.embed(pixels))
@@ -112,12 +121,12 @@ class StackedFeatures:
             blocks.append(morphology_features(pixels))
         return np.hstack(blocks).astype(np.float32, copy=False)
 
-    def detectors(self) -> list[Any]:
+    def detectors(self) -> list[Callable[[], Detector]]:
         from astrolens.ml.detectors import KNNDetector, MahalanobisDetector
         from astrolens.ml.detectors.views import ColumnView
 
         width = int(self.embedder.dim)
-        factories: list[Any] = [
+        factories: list[Callable[[], Detector]] = [
             lambda: ColumnView(KNNDetector(k=5), 0, width),
             lambda: ColumnView(MahalanobisDetector(), 0, width),
         ]
@@ -126,34 +135,41 @@ class StackedFeatures:
             from astrolens.ml.detectors.patchcore import PatchCoreDetector
             from astrolens.ml.features.patches import PATCH_DIM
 
-            stop = start + self._patches.dim
-            factories.append(lambda a=start, b=stop: ColumnView(PatchCoreDetector(PATCH_DIM), a, b))
-            start = stop
+            # Each factory closes over its own block's bounds (never reassigned).
+            patch_start, patch_stop = start, start + self._patches.dim
+            factories.append(
+                lambda: ColumnView(PatchCoreDetector(PATCH_DIM), patch_start, patch_stop)
+            )
+            start = patch_stop
         if self.morphology:
             from astrolens.ml.detectors.morphology import MorphologyDetector
 
-            factories.append(lambda a=start: ColumnView(MorphologyDetector(), a, None))
+            morphology_start = start
+            factories.append(lambda: ColumnView(MorphologyDetector(), morphology_start, None))
         return factories
 
 
 def embed_paths(
-    app: Any, paths: Sequence[Path], batch_size: int = 32, embedder: Any = None
-) -> tuple[list[Path], np.ndarray, list[tuple[Path, str]]]:
+    app: AstroLensApp,
+    paths: Sequence[Path],
+    batch_size: int = 32,
+    embedder: Embedder | StackedFeatures | None = None,
+) -> tuple[list[Path], Matrix, list[tuple[Path, str]]]:
     """Embed every readable file; returns (kept paths, (N, D) matrix, [(path, reason)])."""
     decoder = app.decoder
-    embedder = embedder if embedder is not None else app.embedder
+    embeds = embedder if embedder is not None else app.embedder
     futures: list[Future[DecodedImage]] = [
         app.executors.io.submit(_decode_whole, decoder, p) for p in paths
     ]
     kept: list[Path] = []
     failed: list[tuple[Path, str]] = []
-    chunks: list[np.ndarray] = []
+    chunks: list[Matrix] = []
     batch: list[DecodedImage] = []
 
     def flush() -> None:
         if batch:
             pixels = [im.pixels for im in batch]
-            chunks.append(app.executors.ml.submit(embedder.embed, pixels).result())
+            chunks.append(app.executors.ml.submit(embeds.embed, pixels).result())
             batch.clear()
 
     for path, future in zip(paths, futures, strict=True):
@@ -168,7 +184,7 @@ def embed_paths(
         if len(batch) >= batch_size:
             flush()
     flush()
-    dim = int(getattr(embedder, "dim", 0))
+    dim = int(getattr(embeds, "dim", 0))
     matrix = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
     return kept, matrix, failed
 
@@ -177,13 +193,13 @@ def embed_paths(
 class FittedReference:
     """The ensemble fitted on a reference folder, with what went into it."""
 
-    scorer: Any
-    vectors: np.ndarray
+    scorer: EnsembleScorer
+    vectors: Matrix
     paths: list[Path]
     failed: list[tuple[Path, str]]
 
 
-def backbone_notice(embedder: Any) -> str | None:
+def backbone_notice(embedder: Embedder) -> str | None:
     """Licence and citation of a published backbone (Zoobot), said once its weights loaded."""
     backbone = getattr(embedder, "inner", embedder)
     citation = getattr(backbone, "citation", None)
@@ -194,7 +210,7 @@ def backbone_notice(embedder: Any) -> str | None:
 
 
 def fit_reference(
-    app: Any, reference_dir: Path, stack: StackedFeatures | None = None
+    app: AstroLensApp, reference_dir: Path, stack: StackedFeatures | None = None
 ) -> FittedReference:
     """Embed the reference folder and fit the app's scorer on it (`score` and `batch` share
     this, so both judge a query against the same model). `stack`: the opt-in local features
@@ -216,13 +232,13 @@ def fit_reference(
 
 
 def score_paths(
-    app: Any,
+    app: AstroLensApp,
     reference_dir: Path,
     queries: Sequence[Path],
     *,
     thorough: bool = False,
     morphology: bool = False,
-) -> tuple[list[dict[str, Any]], ScoreStats]:
+) -> tuple[list[ScoreRow], ScoreStats]:
     """`thorough` adds PatchCore-mean (local evidence, ~4x the cost per image: see README),
     `morphology` the morphology detector; both join the calibrated ensemble."""
     stack = (
@@ -239,9 +255,9 @@ def score_paths(
     scorer, reference, ref_failed = fitted.scorer, fitted.vectors, fitted.failed
     kept, features, failed = embed_paths(app, query_paths, embedder=stack)
     results = app.executors.ml.submit(scorer.score, features).result() if len(kept) else []
-    rows = []
+    rows: list[ScoreRow] = []
     for path, result in zip(kept, results, strict=True):
-        row = {
+        row: ScoreRow = {
             "path": str(path),
             "score": result.score,
             "verdict": result.verdict.value,
@@ -266,7 +282,7 @@ def score_paths(
     return rows, stats
 
 
-def write_scores_csv(rows: list[dict[str, Any]], fh: IO[str]) -> None:
+def write_scores_csv(rows: Sequence[Mapping[str, object]], fh: IO[str]) -> None:
     columns: list[str] = []
     for row in rows:
         for key in row:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -19,6 +20,7 @@ from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.events import Event, Progress
 from astrolens.domain.labels import Label, LabelValue
+from astrolens.domain.ports import RunStore
 from astrolens.domain.records import CandidateOrder, LabelState
 from astrolens.domain.scoring import Verdict
 from astrolens.pipeline.discovery import CycleReport, DiscoveryPipeline, PipelineConfig
@@ -294,13 +296,17 @@ def _rerank(app: AstroLensApp) -> int | None:
         return None
 
 
+def _cursor(repo: RunStore, *, source_id: str) -> str | None:
+    return repo.get_cursor(source_id)
+
+
 def sources(args: argparse.Namespace) -> int:
     from astrolens.sources import registry
 
     app = AstroLensApp()
     try:
         cursors = {
-            sid: app.db(lambda repo, sid=sid: repo.get_cursor(sid)) for sid in registry.registered()
+            sid: app.db(functools.partial(_cursor, source_id=sid)) for sid in registry.registered()
         }
         render.sources_table(_console(), registry.registered(), app.settings, cursors)
     finally:

@@ -9,11 +9,17 @@ import contextlib
 import getpass
 import signal
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.annotation import PROVIDERS, AnnotationError
 from astrolens.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from astrolens.app.agent import AgentRuntime
+    from astrolens.app.api.server import ApiServer
+    from astrolens.domain.annotation import Annotation
 
 
 def add_api_flags(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +30,10 @@ def add_api_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, metavar="N", help="API port (default: settings, 8765)")
 
 
-def add_parsers(sub: Any, add_common: Any) -> None:
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     serve = sub.add_parser("serve", help="serve the local REST API over the archive (no discovery)")
     add_common(serve)
     serve.add_argument("--port", type=int, metavar="N", help="default: settings, 8765; 0: any")
@@ -60,7 +69,7 @@ async def wait_for_signal() -> None:
     await stop.wait()
 
 
-def announce(server: Any, where: str) -> None:
+def announce(server: ApiServer, where: str) -> None:
     print(
         f"AstroLens API on {server.url} (docs: {server.url}/docs); token in {where}: "
         "`astrolens api-token` shows it",
@@ -68,7 +77,9 @@ def announce(server: Any, where: str) -> None:
     )
 
 
-async def serve_with(runtime: Any, app: AstroLensApp, port: int, until: Any) -> None:
+async def serve_with(
+    runtime: AgentRuntime, app: AstroLensApp, port: int, until: Awaitable[object]
+) -> None:
     """Serve the API over `runtime` until `until` (an awaitable) finishes; then stop both."""
     from astrolens.app.api.server import start_api
 
@@ -133,7 +144,7 @@ def annotate(args: argparse.Namespace) -> int:
         raise ConfigurationError("give a candidate id (see `astrolens candidates`)")
     runtime = AgentRuntime(app)
 
-    async def go() -> Any:
+    async def go() -> Annotation:
         try:
             return await runtime.annotate(args.id, args.provider, args.model)
         finally:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -15,10 +15,16 @@ from rich.table import Table
 
 from astrolens.domain.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from astrolens.app.batch.run import BatchSummary
+
 EXIT_PARTIAL = 1  # some partitions failed: rerun to retry them
 
 
-def add_parsers(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     from astrolens.app.batch.run import DEFAULT_PARTITION_SIZE
 
     batch = sub.add_parser(
@@ -78,7 +84,7 @@ def _progress(console: Console, what: str) -> Iterator[Callable[[int, int], None
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _summary_table(console: Console, summary: Any) -> None:
+def _summary_table(console: Console, summary: BatchSummary) -> None:
     table = Table(title="Batch", show_header=True)
     table.add_column("worker")
     table.add_column("images", justify="right")
@@ -147,6 +153,7 @@ def batch(args: argparse.Namespace) -> int:
     )
     with open_client(args.scheduler, args.workers) as client:
         workers = len(client.scheduler_info().get("workers", {}))
+        assert client.scheduler is not None  # a connected client talks to its scheduler
         console.print(f"Dask scheduler {client.scheduler.address} with {workers} workers")
         with _progress(console, "scoring partitions") as on_progress:
             summary = run_partitions(client, ref, parts, args.output, on_progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
+from collections.abc import Callable
 
 from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.candidates import Candidate
@@ -18,7 +18,10 @@ from astrolens.pipeline.executors import run_in
 EXIT_SERVICE_ERROR = 4
 
 
-def add_parser(sub: Any, add_common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     p = sub.add_parser(
         "crossref",
         help="cross-match candidates (or a position) with SIMBAD, NED, VizieR and OpenNGC",

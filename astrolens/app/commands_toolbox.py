@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.candidates import Candidate
@@ -20,6 +21,9 @@ from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.records import CandidateFilter, CandidateOrder, LabelState
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.toolbox import ExportFormat, format_for_path
+
+if TYPE_CHECKING:
+    from astrolens.interop.samp import SampLink
 
 EXIT_NO_INPUT = 3
 EXIT_UNAVAILABLE = 4
@@ -48,7 +52,10 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ids", type=int, nargs="+", metavar="ID", help="exactly these candidates")
 
 
-def add_parsers(sub: Any, add_common: Any) -> None:
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     export = sub.add_parser(
         "export", help="write candidates as a table (TOPCAT, astropy) or a region file (DS9)"
     )
@@ -185,7 +192,7 @@ def samp(args: argparse.Namespace) -> int:
     return 0 if message.startswith("sent") else EXIT_UNAVAILABLE
 
 
-def _send(app: AstroLensApp, link: Any, args: argparse.Namespace) -> str:
+def _send(app: AstroLensApp, link: SampLink, args: argparse.Namespace) -> str:
     from astrolens.interop.fits_image import write_candidate_fits
 
     if args.samp_what == "table":

@@ -25,21 +25,29 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QObject, QSocketNotifier, QTimer
 from PyQt6.QtNetwork import QLocalServer, QLocalSocket
 from PyQt6.QtWidgets import QApplication, QFileDialog, QSystemTrayIcon
 
-from astrolens.domain.agent import AgentController
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.ports import Notifier
 from astrolens.settings.paths import app_paths
 from astrolens.ui.tasks import spawn
 
+if TYPE_CHECKING:
+    from astrolens.app.api.routes import ApiController
+    from astrolens.app.api.server import ApiServer
+    from astrolens.domain.settings import Settings
+    from astrolens.ui.bridge import AgentBridge
+    from astrolens.ui.main_window import MainWindow
+
 log = logging.getLogger(__name__)
 
-ControllerFactory = Callable[[Notifier], AgentController]
+# The tray's controller also serves the local API: the window's controller and its learning.
+ControllerFactory = Callable[[Notifier], "ApiController"]
 EXIT_OK = 0
 EXIT_FAILURE = 1
 SHUTDOWN_GRACE_S = 15.0
@@ -134,7 +142,9 @@ def install_crash_handler(log_dir: Path) -> None:
             path.write_text(f"AstroLens crash ({kind}) at {dt.datetime.now().isoformat()}\n{text}")
         log.critical("%s: %s (details in %s)", kind, exc, path)
 
-    def excepthook(etype: type[BaseException], value: BaseException, tb: Any) -> None:
+    def excepthook(
+        etype: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
         if issubclass(etype, KeyboardInterrupt):
             sys.__excepthook__(etype, value, tb)
             return
@@ -168,7 +178,12 @@ class SignalWakeup(QObject):
         self._r.setblocking(False)
         self._w.setblocking(False)
         self._old = signal.set_wakeup_fd(self._w.fileno())
-        self.notifier = QSocketNotifier(self._r.fileno(), QSocketNotifier.Type.Read, self)
+        # PyQt6's stubs type the socket as sip.voidptr; at run time it takes the fd (an int).
+        self.notifier = QSocketNotifier(
+            self._r.fileno(),  # type: ignore[call-overload]
+            QSocketNotifier.Type.Read,
+            self,
+        )
         self.notifier.activated.connect(self._drain)
         self.on_signal = on_signal
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,7 +214,7 @@ def _factory_from_env() -> ControllerFactory | None:
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
-def default_controller_factory(notifier: Notifier) -> AgentController:
+def default_controller_factory(notifier: Notifier) -> ApiController:
     """The real agent. Imported here, after the tray shows: this is what loads torch."""
     from astrolens.app.agent import create_agent_controller
     from astrolens.app.context import AppOptions, AstroLensApp
@@ -227,16 +242,16 @@ class DesktopAgent:
         self.factory = factory
         self.ready_file = ready_file
         self.started_at = time.monotonic()
-        self.controller: AgentController | None = None
-        self.bridge: Any = None
-        self.window: Any = None
+        self.controller: ApiController | None = None
+        self.bridge: AgentBridge | None = None
+        self.window: MainWindow | None = None
         self.tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray = TrayAgent()
         self.notifier = self._make_notifier(notifications)
         self.quit_event = asyncio.Event()
         self.api_wanted = api
         self.api_port = api_port
-        self.api_server: Any = None  # the local REST API, on this same qasync loop
+        self.api_server: ApiServer | None = None  # the local REST API, on this qasync loop
         self.server = InstanceServer(server_name, self.handle_command) if server_name else None
         self.tray.open_window.connect(self.show_window)
         self.tray.open_candidate.connect(self.open_candidate)
@@ -302,13 +317,14 @@ class DesktopAgent:
             spawn(self._start_api(controller), name="start-api")
         if not self.tray_available:
             self.show_window()
-            self.window.show_message(NO_TRAY_MESSAGE)
+            if self.window is not None:  # show_window built it: the controller is set
+                self.window.show_message(NO_TRAY_MESSAGE)
 
     async def _check_notifications(self) -> None:
         ok, why = await self.notifier.available()
         (log.info if ok else log.warning)("notifications: %s", why)
 
-    async def _start_api(self, controller: AgentController) -> None:
+    async def _start_api(self, controller: ApiController) -> None:
         from astrolens.app.api.server import start_api
 
         port = self.api_port if self.api_port is not None else controller.settings().api_port
@@ -321,8 +337,9 @@ class DesktopAgent:
         log.info("local API on %s (token: `astrolens api-token`)", self.api_server.url)
 
     # -- window
-    def ensure_window(self) -> Any:
-        if self.window is None and self.controller is not None:
+    def ensure_window(self) -> MainWindow | None:
+        # The bridge is made with the controller: both are set, or neither.
+        if self.window is None and self.controller is not None and self.bridge is not None:
             from astrolens.ui.main_window import MainWindow
 
             self.window = MainWindow(
@@ -369,7 +386,7 @@ class DesktopAgent:
         if path and self.controller is not None:
             self.controller.scan_folder(Path(path))
 
-    def _settings_saved(self, settings: Any) -> None:
+    def _settings_saved(self, settings: Settings) -> None:
         from astrolens.app.autostart import autostart_enabled, set_autostart
 
         try:

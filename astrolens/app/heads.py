@@ -7,12 +7,16 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.learning import HeadPrediction
+from astrolens.domain.ports import Matrix
+
+if TYPE_CHECKING:
+    from astrolens.ml.learning.finetune import ClassifierHead
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ def current_head_path(app: AstroLensApp, task: str) -> Path:
     return heads_dir(app) / head_file_name(task)
 
 
-def predict_with_heads(heads: Path, model_id: str, vector: Any) -> list[HeadPrediction]:
+def predict_with_heads(heads: Path, model_id: str, vector: Matrix | None) -> list[HeadPrediction]:
     """Blocking (ml thread): every promoted head of this model applied to one vector, the
     labels head first."""
     if vector is None or not heads.is_dir():
@@ -53,7 +57,9 @@ def predict_with_heads(heads: Path, model_id: str, vector: Any) -> list[HeadPred
     return sorted(found, key=lambda h: (h.task != LABELS_TASK, h.task))
 
 
-def promoted_head(heads: Path | None, task: str, model_id: str, dim: int | None = None) -> Any:
+def promoted_head(
+    heads: Path | None, task: str, model_id: str, dim: int | None = None
+) -> ClassifierHead | None:
     """The head a run promoted for `task` on this backbone, or None. A head of another
     backbone (the model changed since) or an unreadable file is ignored: its logits would
     mean nothing for these vectors."""

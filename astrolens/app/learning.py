@@ -10,10 +10,11 @@ on a worker thread reach the store through `app.db(...)` (which hops to the db t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from astrolens.app.context import AstroLensApp
 from astrolens.app.heads import heads_dir, predict_with_heads
@@ -49,7 +50,10 @@ class LearningService:
     def __init__(self, app: AstroLensApp, events: EventSink | None = None) -> None:
         self.app = app
         self.train_executor = ThreadPoolExecutor(1, thread_name_prefix="astrolens-train")
-        model_id = lambda: app.embedder.model_id  # noqa: E731  (the model may change)
+
+        def model_id() -> str:  # asked each time: the model may change
+            return app.embedder.model_id
+
         self.reranker: RerankScheduler[RankPool] = RerankScheduler(
             load=lambda: load_pool(app.repository, model_id(), heads_dir(app)),
             prepare=self._measure,
@@ -98,7 +102,7 @@ class LearningService:
         pool = await run_in(self.app.executors.io, self._measure, pool)
         return await run_in(self.app.executors.ml, pick_next, pool, n)
 
-    def train(self, request: TrainingRequest) -> Any:
+    def train(self, request: TrainingRequest) -> asyncio.Task[TrainingRun]:
         name = request.dataset.name if request.dataset else "labels"
         return self.runner.start(
             name, lambda progress, cancelled: run_finetune(self.app, request, progress, cancelled)
@@ -113,7 +117,7 @@ class LearningService:
             records = app.repository.images_missing_embedding(embedder.model_id, limit)
             return [ArchiveItem(r.id, r.image_path) for r in records]
 
-        def embed(items: Any) -> list[tuple[int, Embedding]]:
+        def embed(items: Sequence[ArchiveItem]) -> list[tuple[int, Embedding]]:
             from astrolens.app.batch_score import decode_stored
 
             kept, pixels = [], []
@@ -132,7 +136,7 @@ class LearningService:
                 (i, Embedding(embedder.model_id, v)) for i, v in zip(kept, vectors, strict=True)
             ]
 
-        def save(pairs: Any) -> None:
+        def save(pairs: Sequence[tuple[int, Embedding]]) -> None:
             for image_id, embedding in pairs:
                 app.repository.add_embedding(image_id, embedding)
 

@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from astrolens.app.heads import LABEL_CLASSES, LABELS_TASK, promoted_head
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.embedding import Embedding
+from astrolens.domain.ports import CandidateStore, Matrix, VectorStore
 from astrolens.domain.records import CandidateFilter
+
+if TYPE_CHECKING:
+    from astrolens.ml.learning.finetune import ClassifierHead
+    from astrolens.ml.learning.reranker import Ranking
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +33,36 @@ POOL_LIMIT = 5000  # candidates re-ranked at once: the queue a person could ever
 PHOTOMETRY_PER_RUN = 32
 
 
+class RankingStore(CandidateStore, VectorStore, Protocol):
+    """What the re-ranker reads: the queue and the vectors of its candidates."""
+
+
+def _no_vectors() -> Matrix:
+    return np.zeros((0, 1), np.float32)
+
+
+def _no_order() -> npt.NDArray[np.float64]:
+    return np.zeros(0, np.float64)
+
+
 @dataclass
 class RankPool:
     """The candidate queue as the ranker sees it: rows that have a vector of `model_id`."""
 
     model_id: str
     ids: list[int] = field(default_factory=list)
-    vectors: Any = None  # (N, D) float32
-    unsupervised: Any = None  # (N,) higher = more anomalous
+    vectors: Matrix = field(default_factory=_no_vectors)  # (N, D)
+    unsupervised: npt.NDArray[np.float64] = field(default_factory=_no_order)  # higher = odder
     labels: dict[int, bool] = field(default_factory=dict)  # pool row -> interesting
-    head: Any = None  # the promoted labels head (ClassifierHead) of this model, if any
-    photometry: Any = None  # (N, P) float32, NaN rows where not measured (yet)
+    head: ClassifierHead | None = None  # the promoted labels head of this model, if any
+    photometry: Matrix | None = None  # (N, P), NaN rows where not measured (yet)
     unmeasured: list[tuple[int, int, str | None]] = field(default_factory=list)  # row, id, path
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
-def unsupervised_order(candidates: list[Candidate]) -> Any:
+def unsupervised_order(candidates: list[Candidate]) -> npt.NDArray[np.float64]:
     """Rank of each candidate by its calibrated p-value (smallest first), ties broken by the
     raw ensemble score. p-values are comparable across groups and calibrations, raw scores are
     not; but many candidates share the smallest possible p-value, and the score still orders
@@ -55,7 +74,7 @@ def unsupervised_order(candidates: list[Candidate]) -> Any:
     return ranks
 
 
-def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> RankPool:
+def load_pool(repository: RankingStore, model_id: str, heads: Path | None = None) -> RankPool:
     """Blocking (db thread)."""
     candidates: list[Candidate] = repository.query_candidates(CandidateFilter(), POOL_LIMIT, 0)
     ids_with_vectors, matrix = repository.embeddings_of(model_id, [c.id for c in candidates])
@@ -79,7 +98,9 @@ def load_pool(repository: Any, model_id: str, heads: Path | None = None) -> Rank
     return pool
 
 
-def _attach_photometry(repository: Any, pool: RankPool, candidates: list[Candidate]) -> None:
+def _attach_photometry(
+    repository: VectorStore, pool: RankPool, candidates: list[Candidate]
+) -> None:
     from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
 
     ids, matrix = repository.embeddings_of(PHOTOMETRY_MODEL_ID, pool.ids)
@@ -94,7 +115,10 @@ def _attach_photometry(repository: Any, pool: RankPool, candidates: list[Candida
 
 
 def measure_photometry(
-    pool: RankPool, decode: Any, save: Any, limit: int = PHOTOMETRY_PER_RUN
+    pool: RankPool,
+    decode: Callable[[Path], npt.ArrayLike],
+    save: Callable[[list[tuple[int, Matrix]]], object],
+    limit: int = PHOTOMETRY_PER_RUN,
 ) -> RankPool:
     """Blocking (io thread): photometry of up to `limit` pool rows that have none, newest
     first (they are what the user is about to see); `save([(image id, vector)])` stores them.
@@ -102,16 +126,18 @@ def measure_photometry(
     and ranked by its embedding alone."""
     from astrolens.ml.features.photometry import photometric_features, shrink
 
+    photometry = pool.photometry
+    assert photometry is not None  # load_pool gave the pool its photometry rows
     todo = sorted(pool.unmeasured, key=lambda item: -item[1])[:limit]
     measured = []
     for row, image_id, path in todo:
-        vector = np.full(pool.photometry.shape[1], np.nan, np.float32)
+        vector = np.full(photometry.shape[1], np.nan, np.float32)
         try:
             if path and Path(path).exists():
                 vector = photometric_features(shrink(decode(Path(path))))
         except Exception as exc:  # a broken file must not stop the ranking
             log.warning("no photometry for image %s: %s", image_id, exc)
-        pool.photometry[row] = vector
+        photometry[row] = vector
         measured.append((image_id, vector))
     done = {row for row, _, _ in todo}
     pool.unmeasured = [item for item in pool.unmeasured if item[0] not in done]
@@ -120,14 +146,14 @@ def measure_photometry(
     return pool
 
 
-def save_photometry(repository: Any, measured: list[tuple[int, Any]]) -> None:
+def save_photometry(repository: VectorStore, measured: list[tuple[int, Matrix]]) -> None:
     from astrolens.ml.features.photometry import PHOTOMETRY_MODEL_ID
 
     for image_id, vector in measured:
         repository.add_embedding(image_id, Embedding(PHOTOMETRY_MODEL_ID, vector))
 
 
-def _ranking(pool: RankPool) -> Any:
+def _ranking(pool: RankPool) -> Ranking:
     from astrolens.ml.learning.representation import ranking_features
     from astrolens.ml.learning.reranker import LabelAwareRanker
 
@@ -156,5 +182,5 @@ def pick_next(pool: RankPool, n: int) -> list[int]:
     return [pool.ids[row] for row in label_next(ranking, pool.labels.keys(), n)]
 
 
-def save_ranks(repository: Any, scores: list[tuple[int, float]]) -> None:
+def save_ranks(repository: CandidateStore, scores: list[tuple[int, float]]) -> None:
     repository.set_rank_scores(scores)

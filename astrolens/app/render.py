@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
@@ -35,17 +36,26 @@ from astrolens.domain.events import (
     Unusual,
 )
 from astrolens.domain.events import Progress as ProgressEvent
+from astrolens.domain.records import QuarantineEntry
+from astrolens.domain.settings import Settings
 from astrolens.ui.links import SKY_VIEWERS
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+
+    from astrolens.app.context import AstroLensApp
+    from astrolens.domain.ports import ScoreStore
+    from astrolens.domain.scoring import Calibration
+    from astrolens.pipeline.discovery import CycleReport
+    from astrolens.sources.registry import SourceInfo
 
 
 class _Rate(TextColumn):
     def __init__(self) -> None:
         super().__init__("")
 
-    def render(self, task: Any) -> Any:  # rich's column API
+    def render(self, task: Task) -> Text:  # rich's column API
         speed = task.finished_speed or task.speed
-        from rich.text import Text
-
         return Text(f"{speed:5.1f} files/s" if speed else "   -- files/s", style="cyan")
 
 
@@ -155,26 +165,26 @@ def candidates_table(console: Console, rows: list[Candidate], title: str = "Cand
 MAX_KIND_NOTES = 4
 
 
-def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> None:
-    scored = [s for s in report.scored if s.result is not None]
+def scan_report(console: Console, report: CycleReport, app: AstroLensApp, *, top: int = 25) -> None:
+    scored = [(s.record, s.result) for s in report.scored if s.result is not None]
     # The most unusual first, whatever their verdict: a first scan of a small or mixed folder
     # may have too small a reference for any p-value to pass the FDR test, and the ranking is
     # still what the user came for.
-    flagged = sorted(scored, key=lambda s: s.result.score, reverse=True)
+    flagged = sorted(scored, key=lambda s: s[1].score, reverse=True)
     title = f"Most unusual images (top {top} by score)"
     if not report.anomalies:
         title = f"Most unusual so far, not yet significant (top {top} by score)"
     table = Table(title=title, header_style="bold")
     for col in ("rank", "id", "verdict", "score", "p-value", "file"):
         table.add_column(col, overflow="fold")
-    for rank, item in enumerate(flagged[:top], 1):
-        name = item.record.display_name
+    for rank, (record, result) in enumerate(flagged[:top], 1):
+        name = record.display_name
         table.add_row(
             str(rank),
-            str(item.record.id),
-            item.result.verdict.value,
-            f"{item.result.score:.3f}",
-            f"{item.result.p_value:.3g}",
+            str(record.id),
+            result.verdict.value,
+            f"{result.score:.3f}",
+            f"{result.p_value:.3g}",
             name,
         )
     if flagged:
@@ -198,16 +208,16 @@ def scan_report(console: Console, report: Any, app: Any, *, top: int = 25) -> No
         console.print(_significance(app))
 
 
-def _significance(app: Any) -> str:
+def _significance(app: AstroLensApp) -> str:
     from astrolens.domain.images import ImageGroup
     from astrolens.domain.scoring import not_yet_significant
 
     model_id = app.embedder.model_id
-    cals = [
-        c
-        for g in ImageGroup
-        if (c := app.db(lambda r, g=g: r.latest_calibration(model_id, g))) is not None
-    ]
+
+    def latest(r: ScoreStore) -> list[Calibration]:
+        return [c for g in ImageGroup if (c := r.latest_calibration(model_id, g)) is not None]
+
+    cals = app.db(latest)
     reference = max((c.reference_size for c in cals), default=0)
     return not_yet_significant(reference, app.settings.effective_fdr) + (
         " They are queued for review in the window (Verification)."
@@ -322,7 +332,10 @@ def annotations_text(console: Console, annotations: list[Annotation]) -> None:
 
 
 def sources_table(
-    console: Console, infos: Mapping[str, Any], settings: Any, cursors: Mapping[str, str | None]
+    console: Console,
+    infos: Mapping[str, SourceInfo],
+    settings: Settings,
+    cursors: Mapping[str, str | None],
 ) -> None:
     table = Table(title="Sources", header_style="bold")
     for col in ("id", "title", "group", "network", "enabled", "cursor"):
@@ -340,7 +353,7 @@ def sources_table(
     console.print(table)
 
 
-def quarantine_table(console: Console, rows: list[Any]) -> None:
+def quarantine_table(console: Console, rows: Sequence[QuarantineEntry]) -> None:
     if not rows:
         console.print("No quarantined files.")
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from astrolens.domain.cursors import CursorStore
 from astrolens.domain.ports import ImageSource
@@ -13,9 +13,16 @@ from astrolens.domain.settings import SourceSettings
 from astrolens.settings.paths import AppPaths
 from astrolens.settings.secrets import get_secret
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-def _config_with(config: Any, settings: SourceSettings, *, release_field: str | None) -> Any:
-    changes: dict[str, Any] = {}
+    from astrolens.sources.folder import FolderSource
+
+Config = TypeVar("Config", bound="DataclassInstance")
+
+
+def _config_with(config: Config, settings: SourceSettings, *, release_field: str | None) -> Config:
+    changes: dict[str, object] = {}
     fields = {f.name for f in dataclasses.fields(config)}
     if settings.rate_per_s and "max_requests" in fields:
         # A rate below 1/s is expressed as one request per longer period.
@@ -43,24 +50,32 @@ def build_source(
     if source_id == "sdss":
         from astrolens.sources.sdss import SdssConfig, SdssSource
 
-        cfg = _config_with(SdssConfig(), settings, release_field="data_release")
-        return SdssSource(cfg, cursors=cursors, cache_dir=cache)
+        return SdssSource(
+            _config_with(SdssConfig(), settings, release_field="data_release"),
+            cursors=cursors,
+            cache_dir=cache,
+        )
     if source_id == "legacy-survey":
         from astrolens.sources.legacy_survey import LegacySurveyConfig, LegacySurveySource
 
-        cfg = _config_with(LegacySurveyConfig(), settings, release_field="layer")
-        return LegacySurveySource(cfg, cursors=cursors, cache_dir=cache)
+        return LegacySurveySource(
+            _config_with(LegacySurveyConfig(), settings, release_field="layer"),
+            cursors=cursors,
+            cache_dir=cache,
+        )
     if source_id == "ztf":
         from astrolens.sources.ztf import ZtfConfig, ZtfSource
 
-        cfg = _config_with(ZtfConfig(), settings, release_field=None)
-        return ZtfSource(cfg, cursors=cursors, cache_dir=cache)
+        return ZtfSource(
+            _config_with(ZtfConfig(), settings, release_field=None),
+            cursors=cursors,
+            cache_dir=cache,
+        )
     if source_id == "apod":
         from astrolens.sources.apod import ApodConfig, ApodSource
 
-        cfg = _config_with(ApodConfig(), settings, release_field=None)
         return ApodSource(
-            cfg,
+            _config_with(ApodConfig(), settings, release_field=None),
             api_key=lambda: get_secret("nasa_api_key").value,
             cursors=cursors,
             cache_dir=cache,
@@ -74,7 +89,7 @@ def build_folder_source(
     name: str | None = None,
     known_uris: Callable[[Sequence[str], Mapping[str, str | None]], Awaitable[set[str]]]
     | None = None,
-) -> Any:
+) -> FolderSource:
     from astrolens.sources.folder import FolderSource
 
     return FolderSource(

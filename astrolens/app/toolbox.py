@@ -12,18 +12,26 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from astrolens.app.context import AstroLensApp
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.errors import ConfigurationError
+from astrolens.domain.ports import CandidateStore
 from astrolens.domain.records import CandidateFilter as StoreFilter
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.domain.toolbox import ExportFormat, ExportReport, SampEvent, SampStatus
 from astrolens.pipeline.executors import run_in
 
+if TYPE_CHECKING:
+    from astrolens.sources.legacy_survey import LegacySurveyConfig, LegacySurveySource
+    from astrolens.sources.sdss import SdssConfig, SdssSource
+    from astrolens.sources.target_list import TargetList, TargetListSource
+
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CUTOUT_SURVEYS = ("legacy-survey", "sdss")
 
@@ -31,7 +39,7 @@ CUTOUT_SURVEYS = ("legacy-survey", "sdss")
 def load_candidates(app: AstroLensApp, ids: Sequence[int]) -> list[Candidate]:
     """The candidates with these ids, in that order (unknown ids are left out). db thread."""
 
-    def read(repo: Any) -> list[Candidate]:
+    def read(repo: CandidateStore) -> list[Candidate]:
         found = [repo.get_candidate(i) for i in ids]
         return [c for c in found if c is not None]
 
@@ -47,7 +55,7 @@ def query_candidates(app: AstroLensApp, flt: StoreFilter, limit: int) -> list[Ca
 
 def survey_config(
     survey: str, app: AstroLensApp, *, base_url: str | None = None, fits: bool = False
-) -> Any:
+) -> LegacySurveyConfig | SdssConfig:
     """The survey's source config from the user's settings (rate, cutout size, release);
     `base_url` points it at a mirror, `fits` asks Legacy Survey for the grz cube."""
     import dataclasses
@@ -61,7 +69,9 @@ def survey_config(
         raise ConfigurationError(f"survey must be one of {', '.join(CUTOUT_SURVEYS)}")
     settings = app.settings.sources.get(survey) or SourceSettings()
     if survey == "legacy-survey":
-        cfg: Any = _config_with(LegacySurveyConfig(), settings, release_field="layer")
+        cfg: LegacySurveyConfig | SdssConfig = _config_with(
+            LegacySurveyConfig(), settings, release_field="layer"
+        )
     else:
         cfg = _config_with(SdssConfig(), settings, release_field="data_release")
     changes: dict[str, Any] = {"enabled": True}
@@ -72,13 +82,17 @@ def survey_config(
     return dataclasses.replace(cfg, **changes)
 
 
-def survey_source(survey: str, app: AstroLensApp, config: Any) -> Any:
+def survey_source(
+    survey: str, app: AstroLensApp, config: LegacySurveyConfig | SdssConfig
+) -> LegacySurveySource | SdssSource:
     """The survey's own source: its polite transport, rate limit and HTTP cache."""
-    from astrolens.sources.legacy_survey import LegacySurveySource
+    from astrolens.sources.legacy_survey import LegacySurveyConfig, LegacySurveySource
     from astrolens.sources.sdss import SdssSource
 
-    cls = LegacySurveySource if survey == "legacy-survey" else SdssSource
-    return cls(config, cache_dir=app.paths.http_cache_dir)
+    # survey_config(survey) made `config`: Legacy Survey's exactly for "legacy-survey".
+    if isinstance(config, LegacySurveyConfig):
+        return LegacySurveySource(config, cache_dir=app.paths.http_cache_dir)
+    return SdssSource(config, cache_dir=app.paths.http_cache_dir)
 
 
 async def fetch_cutout(
@@ -108,14 +122,20 @@ async def fetch_cutout(
     suffix = Path(raw.name).suffix or ".jpg"
     target = out or app.paths.data_dir / "cutouts" / f"{cand.id}-{survey}{suffix}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    await run_in(app.executors.io, write_atomically, target, lambda t: t.write_bytes(raw.data))
+
+    def write(temp: Path) -> None:
+        temp.write_bytes(raw.data)
+
+    await run_in(app.executors.io, write_atomically, target, write)
     return target
 
 
-def _cutout_request(source: Any, position: SkyPosition) -> tuple[str, dict[str, str]]:
+def _cutout_request(
+    source: LegacySurveySource | SdssSource, position: SkyPosition
+) -> tuple[str, dict[str, str]]:
     from astrolens.sources import legacy_survey, sdss
 
-    if source.id == legacy_survey.SOURCE_ID:
+    if isinstance(source, legacy_survey.LegacySurveySource):
         return legacy_survey.cutout_request(source.config, position)
     return sdss.cutout_request(source.config, position)
 
@@ -156,9 +176,9 @@ class ToolboxService:
 
     # -- helpers
 
-    async def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _io(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         self._loop = asyncio.get_running_loop()
-        return await run_in(self.app.executors.io, fn, *args)
+        return await run_in(self.app.executors.io, fn, *args, **kwargs)
 
     async def _candidates(self, ids: Sequence[int]) -> list[Candidate]:
         def read() -> list[Candidate]:
@@ -234,15 +254,18 @@ class ToolboxService:
 
 def target_list_source(
     app: AstroLensApp,
-    targets: Any,
+    targets: TargetList,
     survey: str,
     *,
     base_url: str | None = None,
-) -> Any:
+) -> TargetListSource:
     """A user's target list as a source pulling cutouts from `survey` (resumable cursor)."""
+    from astrolens.sources.legacy_survey import LegacySurveyConfig
     from astrolens.sources.target_list import TargetListConfig, TargetListSource
 
-    cfg = survey_config(survey, app, base_url=base_url)
-    kwargs = {"legacy": cfg} if survey == "legacy-survey" else {"sdss": cfg}
-    config = TargetListConfig(targets=targets, survey=survey, **kwargs)
+    cfg = survey_config(survey, app, base_url=base_url)  # Legacy Survey's for "legacy-survey"
+    if isinstance(cfg, LegacySurveyConfig):
+        config = TargetListConfig(targets=targets, survey=survey, legacy=cfg)
+    else:
+        config = TargetListConfig(targets=targets, survey=survey, sdss=cfg)
     return TargetListSource(config, cursors=app.cursor_store, cache_dir=app.paths.http_cache_dir)

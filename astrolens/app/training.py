@@ -7,7 +7,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from astrolens.domain.embedder_spec import LITE0, EmbedderSpec
 from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.records import TrainingRun, TrainingStatus
 from astrolens.pipeline.learning import CancelledFn, ProgressFn
+
+if TYPE_CHECKING:
+    from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ def _keys(data: Prepared, rows: Any) -> list[str]:
     return [data.keys[int(i)] for i in rows] if data.task == LABELS_TASK else []
 
 
-def _torch_lite0(app: AstroLensApp) -> Any:
+def _torch_lite0(app: AstroLensApp) -> tuple[EfficientNetLite0Embedder, float]:
     """The current backbone as a torch EfficientNet-Lite0 (its ONNX twin has the same
     vectors), and the crop of the product's view around it."""
     from astrolens.ml.embedders import create_embedder

@@ -3,16 +3,25 @@ labelled dataset, or both when they share the labels' two classes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from astrolens.app.context import AstroLensApp
 from astrolens.app.heads import LABEL_CLASSES, LABELS_TASK
+from astrolens.domain.images import FloatImage, ImageRecord
 from astrolens.domain.learning import TrainingRequest
+from astrolens.domain.ports import ImageStore, LearningStore, VectorStore
 from astrolens.pipeline.learning import CancelledFn, ProgressFn
+
+Item = TypeVar("Item")
+
+
+class LabelledStore(LearningStore, ImageStore, VectorStore, Protocol):
+    """What reading the labelled images needs: labels, images, and their vectors."""
 
 
 @dataclass
@@ -100,12 +109,17 @@ def with_labels(app: AstroLensApp, data: Prepared) -> Prepared:
     )
 
 
-def labelled(app: AstroLensApp, pick: Any) -> tuple[list[Any], list[int], list[str], list[str]]:
+def labelled(
+    app: AstroLensApp, pick: Callable[[LabelledStore, int, ImageRecord], Item | None]
+) -> tuple[list[Item], list[int], list[str], list[str]]:
     """(what `pick(repo, image_id, record)` gives, 1 = interesting, source, key) for every
     image whose latest label is true or false positive and that `pick` can use (not None)."""
 
-    def read(repo: Any) -> tuple[list[Any], list[int], list[str], list[str]]:
-        items, ys, strata, keys = [], [], [], []
+    def read(repo: LabelledStore) -> tuple[list[Item], list[int], list[str], list[str]]:
+        items: list[Item] = []
+        ys: list[int] = []
+        strata: list[str] = []
+        keys: list[str] = []
         latest = {label.image_id: label for label in repo.labels()}  # ascending: latest wins
         for image_id, label in sorted(latest.items()):
             record = repo.get_image(image_id)
@@ -139,13 +153,13 @@ def label_images(app: AstroLensApp) -> Prepared:
     from astrolens.app.batch_score import decode_stored
     from astrolens.ml.learning.datasets import LazyImages
 
-    def stored_file(_repo: Any, _image_id: int, record: Any) -> str | None:
+    def stored_file(_repo: LabelledStore, _image_id: int, record: ImageRecord) -> str | None:
         path = record.image_path
         return path if path and Path(path).exists() else None  # gone: nothing to train on
 
     paths, ys, strata, keys = labelled(app, stored_file)
 
-    def decode(rows: Any) -> list[Any]:
+    def decode(rows: Sequence[int]) -> list[FloatImage]:
         return [decode_stored(app.decoder, Path(paths[k])).pixels for k in rows]
 
     images = LazyImages(decode, range(len(paths)))

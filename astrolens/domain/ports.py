@@ -1,13 +1,14 @@
 """The Protocols adapters implement and the pipeline consumes.
 
-Blocking ports (Decoder, Embedder, Detector, VectorIndex, Repository, BlobStore) are called
-by the pipeline through named executors, never on the event loop. Async ports (ImageSource,
-CrossMatcher, Notifier) are awaited on the loop and must not block it.
+Blocking ports (Decoder, Embedder, Detector, VectorIndex, BlobStore, and the store's ports:
+Repository and the narrower ones it unites, in store_ports.py) are called by the pipeline
+through named executors, never on the event loop. Async ports (ImageSource, CrossMatcher,
+Notifier) are awaited on the loop and must not block it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -16,16 +17,49 @@ import numpy.typing as npt
 
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CrossMatch
-from astrolens.domain.embedding import Embedding
 from astrolens.domain.events import Event
-from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, ImageRecord, RawImage
-from astrolens.domain.labels import Label
-from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
+from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, RawImage
+from astrolens.domain.scoring import Calibration, ScoreResult
 from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask, SourceStatus
-from astrolens.domain.writes import NewImage, StoredImage
 
-Matrix = npt.NDArray[np.float32]
+# The store's ports live in their own module; re-exported so `ports` names every port.
+from astrolens.domain.store_ports import (
+    CandidateStore,
+    CrossMatchStore,
+    ImageStore,
+    LearningStore,
+    Matrix,
+    Repository,
+    RunStore,
+    ScoreStore,
+    StatsStore,
+    VectorStore,
+)
+
+__all__ = [
+    "AnomalyScorer",
+    "BlobStore",
+    "CandidateStore",
+    "CrossMatchStore",
+    "CrossMatcher",
+    "Decoder",
+    "Detector",
+    "Embedder",
+    "EventSink",
+    "ImageSource",
+    "ImageStore",
+    "LearningStore",
+    "Matrix",
+    "Notifier",
+    "Repository",
+    "RunStore",
+    "ScoreStore",
+    "ScorerStore",
+    "StatsStore",
+    "VectorIndex",
+    "VectorStore",
+]
 EventSink = Callable[[Event], None]
 
 
@@ -142,135 +176,6 @@ class BlobStore(Protocol):
     def put_image(self, image: DecodedImage, original: bytes | None) -> tuple[str, str]:
         """Returns (image_path, thumbnail_path)."""
         ...
-
-
-class Repository(Protocol):
-    """The store, as the pipeline sees it. Every method is blocking: use the db executor."""
-
-    def keep_for_review(self, image_ids: Sequence[int], model_id: str) -> int:
-        """Queue these images for review whatever their verdict (a first run's most unusual)."""
-        ...
-
-    def has_uri(self, uri: str) -> bool: ...
-
-    def known_uris(
-        self, uris: Sequence[str], fingerprints: Mapping[str, str | None] | None = None
-    ) -> set[str]:
-        """The subset of `uris` done: stored in full, seen, or quarantined and not due again
-        (a changed fingerprint or a passed retry time makes a quarantined URI due)."""
-        ...
-
-    def begin_file(self, uri: str) -> None:
-        """`uri` gives several images; it is not done until finish_file(uri)."""
-        ...
-
-    def finish_file(self, uri: str) -> None:
-        """Every image of `uri` is stored: done, and no longer quarantined."""
-        ...
-
-    def find_duplicate(self, image: DecodedImage) -> ImageRecord | None:
-        """The stored record this image duplicates (same bytes, or a look-alike that may be
-        the same object), or None."""
-        ...
-
-    def find_duplicates(self, images: Sequence[DecodedImage]) -> list[ImageRecord | None]:
-        """`find_duplicate` of each image, in one call."""
-        ...
-
-    def record_sighting(self, image_id: int, uri: str) -> None: ...
-
-    def add_image(
-        self, image: DecodedImage, image_path: str | None, thumbnail_path: str | None
-    ) -> ImageRecord: ...
-
-    def add_scored_image(
-        self,
-        image: DecodedImage,
-        image_path: str | None,
-        thumbnail_path: str | None,
-        embedding: Embedding,
-        model_id: str,
-        result: ScoreResult | None,
-    ) -> ImageRecord:
-        """Image + embedding (+ score and candidate row when scored) in one transaction."""
-        ...
-
-    def add_scored_images(self, items: Sequence[NewImage]) -> list[StoredImage]:
-        """A batch of images in one transaction, each checked for a duplicate (earlier in
-        the batch or already stored): what each became, with its candidate."""
-        ...
-
-    def get_image(self, image_id: int) -> ImageRecord | None: ...
-
-    def add_embedding(self, image_id: int, embedding: Embedding) -> None: ...
-
-    def add_score(self, image_id: int, model_id: str, result: ScoreResult) -> Candidate | None: ...
-
-    def add_scores(
-        self, model_id: str, scored: Sequence[tuple[int, ScoreResult]]
-    ) -> list[tuple[ImageRecord, Candidate | None]]:
-        """Scores of stored images in one transaction, each with its record and candidate."""
-        ...
-
-    def unscored_embeddings(
-        self, model_id: str, limit: int = ...
-    ) -> list[tuple[int, ImageGroup, Matrix, str]]:
-        """(image id, group, vector, content hash) of images embedded but never scored."""
-        ...
-
-    def reference_vectors(
-        self, model_id: str, group: ImageGroup, limit: int, kind: str | None = ...
-    ) -> tuple[list[int], Matrix]:
-        """`kind` (domain/lookalike.py) narrows the group to images that look alike."""
-        ...
-
-    def kinds_of(self, image_ids: Sequence[int]) -> dict[int, str]:
-        """The look-alike kind of each stored image (domain/lookalike.stored_kind)."""
-        ...
-
-    def save_calibration(self, calibration: Calibration) -> Calibration: ...
-
-    def latest_calibration(self, model_id: str, group: ImageGroup) -> Calibration | None: ...
-
-    def calibration_by_version(self, version: int) -> Calibration | None: ...
-
-    def count_normal_scores(self, model_id: str, calibration_version: int) -> int:
-        """How many images this calibration has judged normal (its refit schedule)."""
-        ...
-
-    def candidates(
-        self, verdicts: Sequence[Verdict] = ..., limit: int = ..., offset: int = ...
-    ) -> list[Candidate]: ...
-
-    def get_candidate(self, image_id: int) -> Candidate | None: ...
-
-    def save_crossmatch(self, image_id: int, result: CrossMatch) -> None: ...
-
-    def save_crossmatches(self, image_id: int, results: Sequence[CrossMatch]) -> Candidate | None:
-        """All catalogs' answers for one image in one transaction; the updated candidate."""
-        ...
-
-    def pending_crossmatches(self, limit: int) -> list[Candidate]: ...
-
-    def add_label(self, label: Label) -> None: ...
-
-    def quarantine(
-        self,
-        uri: str,
-        reason: str,
-        *,
-        temporary: bool = False,
-        fingerprint: str | None = None,
-        task_json: str | None = None,
-    ) -> None: ...
-
-    def due_retries(self, source_id: str, limit: int) -> list[str]:
-        """Tasks (task_to_json) of temporary failures whose retry time has come."""
-        ...
-
-    def get_cursor(self, source_id: str) -> str | None: ...
-
-    def set_cursor(self, source_id: str, cursor: str) -> None: ...
 
 
 class CrossMatcher(Protocol):

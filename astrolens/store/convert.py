@@ -118,7 +118,7 @@ def score_result(row: ScoreRow) -> ScoreResult:
     )
 
 
-# repository.py's name for the one JSON shape of a catalog object (domain/crossmatch.py).
+# The store modules' name for the one JSON shape of a catalog object (domain/crossmatch.py).
 catalog_object_to_dict = catalog_object_to_json
 
 

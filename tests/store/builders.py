@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 
+from astrolens.domain.candidates import Candidate
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.images import DecodedImage, ImageGroup, Provenance
 from astrolens.domain.scoring import ScoreResult, Thresholds, Verdict
 from astrolens.domain.sky import SkyPosition
+from astrolens.domain.writes import NewImage
 
 MODEL = "efficientnet-lite0"
 DIM = 8
@@ -81,3 +84,21 @@ def result(verdict: Verdict, score: float = 1.0, p_value: float | None = None) -
         calibration_version=3,
         thresholds=THRESHOLDS,
     )
+
+
+def far_phash(k: int) -> str:
+    """Perceptual hashes at least 32 bits apart, so only content makes duplicates."""
+    return f"{int(np.random.default_rng(k).integers(0, 2**63)):016x}"
+
+
+def new_image(seed: int, verdict: Verdict | None, **kw: object) -> NewImage:
+    """One item of an `add_scored_images` batch, scored `verdict` (None: not scored yet)."""
+    image = decoded(seed, phash=far_phash(seed), **kw)  # type: ignore[arg-type]
+    scored = result(verdict, float(seed)) if verdict is not None else None
+    return NewImage(image, None, None, embedding(seed), MODEL, scored)
+
+
+def names(repo_ids: dict[str, int], candidates: Sequence[Candidate]) -> list[str]:
+    """The gallery fixture's names of these candidates, in order."""
+    by_id = {v: k for k, v in repo_ids.items()}
+    return [by_id[c.id] for c in candidates]

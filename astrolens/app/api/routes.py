@@ -23,9 +23,11 @@ from astrolens.app.api import schemas as s
 from astrolens.app.api.events import EventHub
 from astrolens.domain.agent import AgentController, CandidateQuery
 from astrolens.domain.annotation import AnnotationError, AnnotationFailure
+from astrolens.domain.candidates import Candidate
 from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.display import NAMED_STRETCHES
 from astrolens.domain.errors import UnreadableImageError
+from astrolens.domain.images import ImageRecord
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.learning import LearningController
 from astrolens.domain.scoring import Verdict
@@ -141,7 +143,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
 
     # ------------------------------------------------------------------ helpers
 
-    async def candidate_or_404(image_id: int) -> Any:
+    async def candidate_or_404(image_id: int) -> Candidate:
         found = await controller.get_candidate(image_id)
         if found is None:
             if await controller.get_image(image_id) is not None:
@@ -149,7 +151,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
             raise _not_found(f"no image with id {image_id}")
         return found
 
-    async def image_or_404(image_id: int) -> Any:
+    async def image_or_404(image_id: int) -> ImageRecord:
         record = await controller.get_image(image_id)
         if record is None:
             raise _not_found(f"no image with id {image_id}")
@@ -407,7 +409,7 @@ def create_api(controller: ApiController, token: str) -> FastAPI:
         Failures say why: provider not running, model not pulled, no key, 401, 429, timeout,
         a model without vision."""
         await candidate_or_404(image_id)
-        body = body or s.AnnotateIn()
+        body = body or s.AnnotateIn(provider=None, model=None)
         found = await controller.annotate(image_id, body.provider, body.model)
         return s.annotation_out(found)
 

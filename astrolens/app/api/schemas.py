@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
+from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.images import ImageRecord
 from astrolens.domain.learning import HeadPrediction
 from astrolens.domain.records import TrainingRun
@@ -180,7 +181,7 @@ def image_out(r: ImageRecord) -> ImageOut:
     )
 
 
-def crossmatch_out(m: Any) -> CrossMatchOut:
+def crossmatch_out(m: CrossMatch) -> CrossMatchOut:
     return CrossMatchOut(
         service=m.service,
         catalog=m.catalog,

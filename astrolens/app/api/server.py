@@ -14,9 +14,17 @@ import importlib
 import logging
 import socket
 from collections.abc import Iterator
-from typing import Any
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from astrolens.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from astrolens.app.api.routes import ApiController
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,7 @@ def bind_loopback(port: int) -> list[socket.socket]:
     return sockets
 
 
-def _build_api(controller: Any, token: str) -> Any:
+def _build_api(controller: ApiController, token: str) -> FastAPI:
     # Importing FastAPI and building the routes' pydantic models takes a few hundred ms:
     # done in a worker thread, so the loop (the GUI thread in the tray) keeps turning.
     from astrolens.app.api.routes import create_api
@@ -69,15 +77,15 @@ def _build_api(controller: Any, token: str) -> Any:
 class ApiServer:
     """Serve the API over `controller` on loopback, as a task of the current loop."""
 
-    def __init__(self, controller: Any, token: str, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, controller: ApiController, token: str, port: int = DEFAULT_PORT) -> None:
         self.controller = controller
         self.token = token
         self.requested_port = port
         self.port: int | None = None
-        self._server: Any = None
+        self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sockets: list[socket.socket] = []
-        self._api: Any = None
+        self._api: FastAPI | None = None
         self.token_where = ""
 
     @property
@@ -131,8 +139,8 @@ class ApiServer:
         return self.port
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
+        if self._task is None or self._server is None or self._api is None:
+            return  # not started (start sets all three before the task)
         self._api.state.hub.close()  # end the event streams, or shutdown waits for them
         self._server.should_exit = True
         try:
@@ -150,7 +158,7 @@ class ApiServer:
 
 
 async def start_api(
-    controller: Any, config_dir: Any, port: int, io_executor: Any = None
+    controller: ApiController, config_dir: Path, port: int, io_executor: Executor | None = None
 ) -> ApiServer:
     """Read (or make) the token off the loop, then serve."""
     from astrolens.app.api.token import load_or_create

@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 # Every library below the model must stay on the worker's one core as well.
 SINGLE_THREAD_ENV = {
@@ -28,7 +31,7 @@ def default_workers() -> int:
 
 
 @contextlib.contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
     """A connected `distributed.Client`; a LocalCluster it started is closed on exit."""
     from distributed import Client, LocalCluster
 

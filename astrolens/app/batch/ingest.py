@@ -15,7 +15,7 @@ import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,8 +25,12 @@ from astrolens.app.batch.worker import CANDIDATE_VERDICTS
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.images import DecodedImage
+from astrolens.domain.ports import Decoder, ImageStore
 from astrolens.domain.scoring import ScoreResult, Thresholds, Verdict
 from astrolens.domain.sky import SkyPosition
+
+if TYPE_CHECKING:
+    from astrolens.app.context import AstroLensApp
 
 SOURCE_ID = "batch"
 CHUNK = 1000
@@ -90,15 +94,15 @@ def _quantiles(scores: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _read(decoder: Any, path: Path) -> tuple[DecodedImage, bytes]:
+def _read(decoder: Decoder, path: Path) -> tuple[DecodedImage, bytes]:
     """The image as the worker saw it, and the file's bytes for the stored copy."""
     from astrolens.app.batch_score import _decode_whole
 
     return _decode_whole(decoder, path), path.read_bytes()
 
 
-def ingest(app: Any, output: Path) -> IngestSummary:
-    from astrolens.domain.writes import NewImage
+def ingest(app: AstroLensApp, output: Path) -> IngestSummary:
+    from astrolens.domain.writes import NewImage, StoredImage
 
     manifest_path = output / MANIFEST_FILE
     if not manifest_path.is_file() or not shard_files(output):
@@ -155,7 +159,11 @@ def ingest(app: Any, output: Path) -> IngestSummary:
                     result=_candidate_result(row),
                 )
             )
-        stored = app.db(lambda repo, inputs=inputs: repo.add_scored_images(inputs))
+
+        def add(repo: ImageStore, items: list[NewImage] = inputs) -> list[StoredImage]:
+            return repo.add_scored_images(items)
+
+        stored = app.db(add)
         # A duplicate (the same content, or a look-alike of the same object) is recorded as a
         # sighting of what is stored, as a scan would.
         summary.added += sum(1 for s in stored if not s.duplicate)

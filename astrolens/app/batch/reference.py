@@ -15,11 +15,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from astrolens.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from astrolens.app.context import AstroLensApp
+    from astrolens.ml.scoring.ensemble import EnsembleScorer
 
 REFERENCE_FORMAT = 1
 ARRAYS_FILE = "reference.npz"
@@ -43,7 +47,7 @@ class ReferenceModel:
     def detector_names(self) -> list[str]:
         return [str(d["name"]) for d in self.scorer_meta["detectors"]] or ["knn_transductive"]
 
-    def scorer(self) -> Any:
+    def scorer(self) -> EnsembleScorer:
         """A fresh scorer: its FDR window starts empty, so each partition is judged the same
         way whichever worker runs it and whatever ran there before."""
         from astrolens.ml.scoring.ensemble import EnsembleScorer
@@ -78,7 +82,7 @@ def state_digest(model_id: str, arrays: dict[str, np.ndarray], meta: dict[str, A
     return digest.hexdigest()[:16]
 
 
-def build_reference(app: Any, reference_dir: Path) -> ReferenceModel:
+def build_reference(app: AstroLensApp, reference_dir: Path) -> ReferenceModel:
     """Embed and fit on this machine (once per batch), exactly as `astrolens score` does."""
     from astrolens.app.batch_score import fit_reference
     from astrolens.domain.resources import bundled_models_dir
@@ -103,7 +107,8 @@ def build_reference(app: Any, reference_dir: Path) -> ReferenceModel:
 def save_reference(ref: ReferenceModel, folder: Path) -> None:
     """Arrays first, then the JSON that names them: a reader never sees JSON without arrays."""
     buffer = io.BytesIO()
-    np.savez(buffer, **ref.arrays)
+    # allow_pickle is savez's default, named so the stubs know `arrays` cannot set it.
+    np.savez(buffer, allow_pickle=True, **ref.arrays)
     _write_atomically(folder / ARRAYS_FILE, buffer.getvalue())
     _write_atomically(folder / META_FILE, json.dumps(ref.describe(), indent=2).encode())
 

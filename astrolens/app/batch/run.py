@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astrolens.app.batch.plan import (
     PLAN_FILE,
@@ -37,6 +37,12 @@ from astrolens.app.batch.reference import (
 from astrolens.app.batch.shards import shard_path, sweep_temp_files, written_partitions
 from astrolens.app.batch.worker import PartitionResult, score_partition
 from astrolens.domain.errors import AstroLensError, ConfigurationError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from astrolens.app.context import AstroLensApp
+    from astrolens.sources.legacy_survey import LegacySurveyConfig
 
 MANIFEST_FILE = "batch.json"
 MANIFEST_FORMAT = 1
@@ -105,12 +111,12 @@ def _write_manifest(output: Path, data: dict[str, Any]) -> None:
 
 
 def prepare(
-    app: Any,
+    app: AstroLensApp,
     reference_dir: Path,
     inputs: Sequence[Path],
     output: Path,
     partition_size: int = DEFAULT_PARTITION_SIZE,
-    source_config: Any | None = None,
+    source_config: LegacySurveyConfig | None = None,
     on_fetch: Callable[[int, int], None] | None = None,
 ) -> tuple[ReferenceModel, list[Partition]]:
     """The reference model and the plan of `output`: made on the first run, reused after."""
@@ -170,7 +176,7 @@ def prepare(
 
 
 def run_partitions(
-    client: Any,
+    client: Client,
     ref: ReferenceModel,
     parts: Sequence[Partition],
     output: Path,

@@ -16,12 +16,17 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from astrolens.app.batch.plan import WorkItem
 from astrolens.domain.cursors import InMemoryCursorStore
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.sky import SkyPosition
+from astrolens.domain.sources import FetchTask
+
+if TYPE_CHECKING:
+    from astrolens.app.context import AstroLensApp
+    from astrolens.sources.legacy_survey import LegacySurveyConfig
 
 CUTOUTS_DIR = "cutouts"
 
@@ -35,18 +40,24 @@ def read_catalog(path: Path) -> tuple[SkyPosition, ...]:
         raise ConfigurationError(f"target catalog {path}: {exc}") from exc
 
 
-def legacy_config(app: Any, targets: Sequence[SkyPosition]) -> Any:
+def legacy_config(app: AstroLensApp, targets: Sequence[SkyPosition]) -> LegacySurveyConfig:
     """The user's Legacy Survey settings (rate, cutout size, layer) with these targets."""
     from astrolens.app.source_factory import build_source
     from astrolens.domain.settings import SourceSettings
 
     settings = app.settings.sources.get("legacy-survey", SourceSettings())
+    from astrolens.sources.legacy_survey import LegacySurveySource
+
     source = build_source("legacy-survey", settings, app.paths, InMemoryCursorStore())
+    assert isinstance(source, LegacySurveySource)  # what build_source makes of this id
     return dataclasses.replace(source.config, enabled=True, targets=tuple(targets))
 
 
 async def _fetch_all(
-    config: Any, folder: Path, cache_dir: Path | None, on_progress: Callable[[int, int], None]
+    config: LegacySurveyConfig,
+    folder: Path,
+    cache_dir: Path | None,
+    on_progress: Callable[[int, int], None],
 ) -> list[WorkItem]:
     from astrolens.sources.legacy_survey import LegacySurveySource
 
@@ -56,9 +67,10 @@ async def _fetch_all(
         tasks = await source.plan(len(config.targets))
         done = 0
 
-        async def one(index: int, task: Any) -> WorkItem:
+        async def one(index: int, task: FetchTask) -> WorkItem:
             nonlocal done
             sky = task.sky
+            assert sky is not None  # a target's task carries its position
             target = folder / f"target-{index:07d}.{config.image_format}"
             item = WorkItem(str(target), sky.ra_deg, sky.dec_deg)
             if not target.exists():
@@ -81,10 +93,10 @@ async def _fetch_all(
 
 
 def fetch_target_cutouts(
-    app: Any,
+    app: AstroLensApp,
     catalog: Path,
     output: Path,
-    config: Any | None = None,
+    config: LegacySurveyConfig | None = None,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[WorkItem]:
     """One item per catalog row, in catalog order (`config` overrides the settings' source)."""

@@ -21,12 +21,14 @@ import numpy as np
 from astrolens.app.batch.plan import Partition, WorkItem
 from astrolens.app.batch.reference import ReferenceModel
 from astrolens.app.batch.shards import shard_schema, write_shard
+from astrolens.domain.images import DecodedImage, FloatImage
+from astrolens.domain.ports import Decoder, Embedder
 
 EMBED_BATCH = 32
 CANDIDATE_VERDICTS = ("anomaly", "near_miss")
 
 _lock = threading.Lock()
-_models: dict[str, tuple[Any, Any]] = {}
+_models: dict[str, tuple[Decoder, Embedder]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ def _worker_threads() -> int:
         return 1
 
 
-def _models_for(ref: ReferenceModel) -> tuple[Any, Any]:
+def _models_for(ref: ReferenceModel) -> tuple[Decoder, Embedder]:
     """(decoder, embedder) of this process, built on first use."""
     with _lock:
         if ref.embedder_spec not in _models:
@@ -84,13 +86,13 @@ def _error_text(exc: BaseException) -> str:
     return text if isinstance(exc, OSError | ValueError) else f"{type(exc).__name__}: {text}"
 
 
-def _decode(decoder: Any, item: WorkItem) -> Any:
+def _decode(decoder: Decoder, item: WorkItem) -> DecodedImage:
     from astrolens.app.batch_score import _decode_whole
 
     return _decode_whole(decoder, Path(item.uri))
 
 
-def _embed(embedder: Any, pixels: Sequence[Any]) -> list[np.ndarray | Exception]:
+def _embed(embedder: Embedder, pixels: Sequence[FloatImage]) -> list[np.ndarray | Exception]:
     """Vectors in batches; a batch that fails is retried one image at a time, so one odd
     image costs only its own row."""
     out: list[np.ndarray | Exception] = []
@@ -119,7 +121,7 @@ def _base_row(ref: ReferenceModel, part: Partition, item: WorkItem) -> dict[str,
     }
 
 
-def _decode_into(decoder: Any, item: WorkItem, row: dict[str, Any]) -> Any | None:
+def _decode_into(decoder: Decoder, item: WorkItem, row: dict[str, Any]) -> DecodedImage | None:
     """The decoded image, or None with the reason in the row."""
     if item.error:
         row["error"] = item.error
