@@ -46,6 +46,7 @@ from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
 from astrolens.pipeline.executors import run_in
+from astrolens.pipeline.stages.crossmatch_notify import CrossMatchNotifyStage
 
 log = logging.getLogger(__name__)
 
@@ -562,19 +563,19 @@ class AgentRuntime:
         if crossmatcher is None or candidate.image.provenance.sky is None:
             self._emit(CatalogChecked(image_id, candidate.catalog_verdict))
             return
-        from astrolens.domain.crossmatch import CatalogVerdict, search_radius_arcsec
+        from astrolens.domain.crossmatch import CatalogVerdict
 
         self._emit(CatalogChecked(image_id, CatalogVerdict.PENDING))
-
-        radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
-        results = await crossmatcher.crossmatch(candidate.image.provenance.sky, radius)
-        for result in results:
-            await self._db(lambda r, res=result: r.save_crossmatch(image_id, res))
-        # The window refreshes the candidate on this event (as after the pipeline's check);
-        # without it a retry changed the store and the view never showed it.
-        fresh = await self.get_candidate(image_id)
-        if fresh is not None:
-            self._emit(CatalogChecked(image_id, fresh.catalog_verdict))
+        # The pipeline's own cross-match stage: the same radius, query and one-transaction
+        # save. It emits CatalogChecked with the stored verdict, on which the window refreshes
+        # the candidate (without it a retry changed the store and the view never showed it).
+        stage = CrossMatchNotifyStage(
+            repository=await self._db(lambda r: r),  # opened on the db thread
+            executors=self.app.executors,
+            emit=self._emit,
+            crossmatcher=crossmatcher,
+        )
+        await stage.ask(candidate)
 
     # ------------------------------------------------------------------ settings
 
