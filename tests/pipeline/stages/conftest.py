@@ -15,6 +15,7 @@ import pytest
 
 from astrolens.domain.events import Event
 from astrolens.pipeline.executors import Executors
+from astrolens.pipeline.stages.handoff import EmbedItem, TaskTracker
 from astrolens.pipeline.stages.ledger import CycleLedger, CycleReport
 from astrolens.store.blobs import FileBlobStore
 from astrolens.store.repository import SqliteRepository
@@ -87,3 +88,31 @@ async def run_until_joined(worker: Any, queue: asyncio.Queue[Any], *, limit_s: f
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert joined in done, f"the queue was not done within {limit_s} s"
+
+
+def embed_items(source: Any, uris_and_bytes: list[tuple[str, bytes]]) -> list[EmbedItem]:
+    """Decoded images (real decoder) as decode hands them on, one task each."""
+    from astrolens.domain.images import Provenance, RawImage
+    from astrolens.domain.sources import FetchTask
+    from astrolens.imaging.decoder import ImageDecoder
+
+    decoder = ImageDecoder()
+    items = []
+    for uri, data in uris_and_bytes:
+        tracker = TaskTracker(source, FetchTask(source.id, uri, cursor=uri), remaining=1)
+        (image,) = decoder.decode(RawImage(Provenance(source.id, uri), "x.png", data))
+        items.append(EmbedItem(tracker, image, data))
+    return items
+
+
+def count_calls(obj: Any, name: str) -> list[Any]:
+    """Record the arguments of each call of `obj.name` (which still runs)."""
+    calls: list[Any] = []
+    original = getattr(obj, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    setattr(obj, name, counting)
+    return calls

@@ -20,7 +20,7 @@ from astrolens.pipeline.stages.handoff import (
     TaskTracker,
 )
 from astrolens.pipeline.stages.ledger import CycleLedger
-from tests.pipeline.stages.conftest import Stores, drain, run_until_joined
+from tests.pipeline.stages.conftest import Stores, count_calls, drain, run_until_joined
 from tests.pipeline.test_discovery import MemorySource, hsc_normal
 
 
@@ -75,19 +75,6 @@ async def _decode(
     return await drain(out)
 
 
-def _count_calls(stores: Stores, name: str) -> list[Any]:
-    """Record the arguments of each call of a repository method (it still runs)."""
-    calls: list[Any] = []
-    original = getattr(stores.repo, name)
-
-    def counting(*args: Any) -> Any:
-        calls.append(args)
-        return original(*args)
-
-    setattr(stores.repo, name, counting)
-    return calls
-
-
 async def test_a_decoded_image_goes_on_with_its_file_bytes(
     stores: Stores, resume: asyncio.Event
 ) -> None:
@@ -106,8 +93,8 @@ async def test_a_frame_and_its_stamps_go_on_together_and_the_file_stays_unfinish
     stores: Stores, resume: asyncio.Event
 ) -> None:
     source = MemorySource({})
-    lookups = _count_calls(stores, "find_duplicates")
-    begun = _count_calls(stores, "begin_file")
+    lookups = count_calls(stores.repo, "find_duplicates")
+    begun = count_calls(stores.repo, "begin_file")
     items = await _decode(
         stores,
         stores.ledger(),
@@ -132,7 +119,7 @@ async def test_what_is_stored_already_is_a_sighting_and_its_task_is_done(
     data = hsc_normal(2)
     (first,) = ImageDecoder().decode(RawImage(Provenance("mem", "mem://first.png"), "x.png", data))
     stored = stores.db(lambda r: r.add_image(first, None, None))
-    finished = _count_calls(stores, "finish_file")
+    finished = count_calls(stores.repo, "finish_file")
     ledger = stores.ledger(planned=2)
     out = await _decode(
         stores,
