@@ -170,9 +170,7 @@ async def test_a_kind_with_a_reference_is_judged_in_the_batch(
     normal_scores = [r.score for u, r in scores.items() if "/normal/" in u]
     assert min(odd_scores) > max(normal_scores)
     flagged = {r.candidate.image.provenance.uri for r in await drain(matches)}
-    assert flagged and flagged == {
-        u for u, r in scores.items() if r.verdict is not Verdict.NORMAL
-    }
+    assert flagged and flagged == {u for u, r in scores.items() if r.verdict is not Verdict.NORMAL}
 
 
 async def test_a_kind_buffering_past_its_limit_is_ranked_without_waiting_for_the_cycle_end(
