@@ -1,7 +1,7 @@
 """The discovery pipeline's stages, each an object that can be built and tested alone.
 
-    fetch --FetchedQueue--> decode --EmbedQueue--> embed_score --(in line)--> persist
-          --MatchQueue--> crossmatch_notify
+    FetchQueue -> fetch -> FetchedQueue -> decode -> EmbedQueue -> embed_score
+        -> persist (called in line: one transaction per batch) -> MatchQueue -> crossmatch_notify
 
 `handoff` names what travels between them, `ledger` is the cycle's bookkeeping they share
 (report counts, quarantine, duplicates, cursor moves). `DiscoveryPipeline` builds the stages
