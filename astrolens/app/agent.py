@@ -23,7 +23,6 @@ from astrolens.app.context import AstroLensApp
 from astrolens.domain.agent import AgentController, AgentStats, CandidateQuery, SecretsStatus
 from astrolens.domain.annotation import Annotation
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.crossmatch import CrossMatch
 from astrolens.domain.display import DisplayImage, DisplayLimits, DisplayStretch
 from astrolens.domain.events import (
     AnnotationAdded,
@@ -42,7 +41,7 @@ from astrolens.domain.events import (
 from astrolens.domain.images import ImageGroup, ImageRecord
 from astrolens.domain.labels import Label, LabelValue
 from astrolens.domain.learning import HeadPrediction, TrainingRequest
-from astrolens.domain.ports import CrossMatchStore, Repository, ScoreStore
+from astrolens.domain.ports import Repository, ScoreStore
 from astrolens.domain.records import CandidateFilter as StoreFilter
 from astrolens.domain.records import CandidateOrder, LabelState, TrainingRun
 from astrolens.domain.scoring import Calibration, Verdict
@@ -50,6 +49,7 @@ from astrolens.domain.settings import Settings
 from astrolens.domain.sources import SourceStatus
 from astrolens.pipeline.discovery import DiscoveryPipeline, PipelineConfig
 from astrolens.pipeline.executors import run_in
+from astrolens.pipeline.stages.crossmatch_notify import CrossMatchNotifyStage
 
 if TYPE_CHECKING:
     from astrolens.app.learning import LearningService
@@ -70,10 +70,6 @@ _ORDER = {
 
 def _latest_calibration(r: ScoreStore, *, model_id: str, group: ImageGroup) -> Calibration | None:
     return r.latest_calibration(model_id, group)
-
-
-def _save_crossmatch(r: CrossMatchStore, *, image_id: int, result: CrossMatch) -> None:
-    r.save_crossmatch(image_id, result)
 
 
 def to_store_filter(query: CandidateQuery) -> StoreFilter:
@@ -608,19 +604,19 @@ class AgentRuntime:
         if crossmatcher is None or candidate.image.provenance.sky is None:
             self._emit(CatalogChecked(image_id, candidate.catalog_verdict))
             return
-        from astrolens.domain.crossmatch import CatalogVerdict, search_radius_arcsec
+        from astrolens.domain.crossmatch import CatalogVerdict
 
         self._emit(CatalogChecked(image_id, CatalogVerdict.PENDING))
-
-        radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
-        results = await crossmatcher.crossmatch(candidate.image.provenance.sky, radius)
-        for result in results:
-            await self._db(functools.partial(_save_crossmatch, image_id=image_id, result=result))
-        # The window refreshes the candidate on this event (as after the pipeline's check);
-        # without it a retry changed the store and the view never showed it.
-        fresh = await self.get_candidate(image_id)
-        if fresh is not None:
-            self._emit(CatalogChecked(image_id, fresh.catalog_verdict))
+        # The pipeline's own cross-match stage: the same radius, query and one-transaction
+        # save. It emits CatalogChecked with the stored verdict, on which the window refreshes
+        # the candidate (without it a retry changed the store and the view never showed it).
+        stage = CrossMatchNotifyStage(
+            repository=await self._db(lambda r: r),  # opened on the db thread
+            executors=self.app.executors,
+            emit=self._emit,
+            crossmatcher=crossmatcher,
+        )
+        await stage.ask(candidate)
 
     # ------------------------------------------------------------------ settings
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.candidates import Candidate
-from astrolens.domain.crossmatch import CrossMatch, MatchStatus, search_radius_arcsec
+from astrolens.domain.crossmatch import CrossMatch, MatchStatus
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.sky import SkyPosition
-from astrolens.pipeline.executors import run_in
+from astrolens.pipeline.stages.crossmatch_notify import CrossMatchNotifyStage
 
 EXIT_SERVICE_ERROR = 4
 
@@ -95,7 +95,7 @@ def crossref(args: argparse.Namespace) -> int:
         candidate = app.db(lambda r: r.get_candidate(args.id))
         if candidate is None:
             raise ConfigurationError(f"no candidate with id {args.id}")
-        results = asyncio.run(_check(app, candidate))
+        results = asyncio.run(_check(_stage(app), candidate))
         assert candidate.image.provenance.sky is not None
         _print(args, candidate.image.provenance.sky, results)
         return _exit_code(results)
@@ -115,19 +115,25 @@ def _lookup(args: argparse.Namespace) -> int:
     return _exit_code(results)
 
 
-async def _check(app: AstroLensApp, candidate: Candidate) -> list[CrossMatch]:
-    sky = candidate.image.provenance.sky
-    if sky is None:
+def _stage(app: AstroLensApp) -> CrossMatchNotifyStage:
+    """The pipeline's cross-match stage: the same radius and query, every catalog's answer
+    saved in one transaction on the db thread (not blocking the loop). A command has no
+    event listeners, so what the stage says is dropped."""
+    assert app.crossmatcher is not None
+    return CrossMatchNotifyStage(
+        repository=app.db(lambda r: r),
+        executors=app.executors,
+        emit=lambda _event: None,
+        crossmatcher=app.crossmatcher,
+    )
+
+
+async def _check(stage: CrossMatchNotifyStage, candidate: Candidate) -> list[CrossMatch]:
+    if candidate.image.provenance.sky is None:
         raise ConfigurationError(
             f"candidate {candidate.id} has no sky position (no WCS): nothing to cross-match"
         )
-    matcher = app.crossmatcher
-    assert matcher is not None
-    radius = search_radius_arcsec(candidate.image.provenance.pixel_scale_arcsec, None)
-    results = await matcher.crossmatch(sky, radius)
-    # Every catalog's answer in one transaction, on the db thread (not blocking this loop).
-    repo = app.db(lambda r: r)
-    await run_in(app.executors.db, repo.save_crossmatches, candidate.id, results)
+    _, results = await stage.ask(candidate)
     return results
 
 
@@ -144,8 +150,9 @@ def _pending(app: AstroLensApp, args: argparse.Namespace) -> int:
         # One event loop for the whole queue: a fresh asyncio.run per candidate was 23 % of
         # `--all-pending` from a warm cache.
         nonlocal errors
+        stage = _stage(app)
         for candidate in pending:
-            results = await _check(app, candidate)
+            results = await _check(stage, candidate)
             errors += any(r.status is MatchStatus.ERROR for r in results)
             if not args.json:
                 assert candidate.image.provenance.sky is not None

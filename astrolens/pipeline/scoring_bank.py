@@ -219,6 +219,11 @@ class ScoringBank:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout_s)
+        # A refit cancelled before it started never ran the `finally` that forgets it: left
+        # here, it would block the kind's next refit and keep `settle` spinning.
+        for key, task in list(self._refits.items()):
+            if task.done():
+                del self._refits[key]
 
     async def settle(self) -> None:
         """Wait for the refits in flight (a cycle ends with its reference model saved)."""

@@ -20,8 +20,8 @@ from astrolens.domain.crossmatch import CatalogVerdict
 from astrolens.domain.events import CatalogChecked, Event
 from astrolens.domain.scoring import Verdict
 from astrolens.domain.sky import SkyPosition
-from astrolens.pipeline.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.pipeline.executors import Executors, run_in
+from astrolens.pipeline.stages.crossmatch_notify import CrossMatchNotifyStage
 from astrolens.store.repository import SqliteRepository
 from tests.catalogs.conftest import services  # noqa: F401  (the replay servers)
 from tests.desktop.conftest import DesktopSession, desktop, wait_for  # noqa: F401
