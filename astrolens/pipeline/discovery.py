@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from astrolens.domain.errors import StorageFullError
 from astrolens.domain.events import (
@@ -27,7 +26,6 @@ from astrolens.domain.events import (
     SourceStatusChanged,
     Unusual,
 )
-from astrolens.domain.images import ImageRecord
 from astrolens.domain.ports import (
     BlobStore,
     CrossMatcher,
@@ -57,16 +55,9 @@ from astrolens.pipeline.stages.handoff import (
 from astrolens.pipeline.stages.ledger import CycleLedger, CycleReport, ScoredItem
 from astrolens.pipeline.stages.persist import PersistStage
 
-__all__ = ["CycleReport", "DiscoveryPipeline", "PipelineConfig", "ScoredItem", "display_name"]
+__all__ = ["CycleReport", "DiscoveryPipeline", "PipelineConfig", "ScoredItem"]
 
 log = logging.getLogger(__name__)
-
-
-def display_name(record: ImageRecord) -> str:
-    """A file name a person recognises; a stamp is named after its frame."""
-    if record.parent_uri:
-        return f"{unquote(record.parent_uri.rsplit('/', 1)[-1])} (stamp)"
-    return unquote(record.provenance.uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +347,7 @@ class DiscoveryPipeline:
         ids = [s.record.id for s in top]
         await run_in(self.ex.db, self.repo.keep_for_review, ids, self.embedder.model_id)
         return tuple(
-            Unusual(s.record.id, display_name(s.record), s.result.score, s.result.p_value)
+            Unusual(s.record.id, s.record.display_name, s.result.score, s.result.p_value)
             for s in top
             if s.result is not None
         )

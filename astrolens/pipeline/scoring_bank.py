@@ -21,6 +21,7 @@ import numpy as np
 from astrolens.domain.images import ImageGroup
 from astrolens.domain.lookalike import describe_key, new_kind_message
 from astrolens.domain.ports import AnomalyScorer, Matrix, Repository, ScorerStore
+from astrolens.domain.reference import REFERENCE
 from astrolens.domain.scoring import Calibration, ScoreResult, Verdict
 from astrolens.pipeline.executors import Executors, run_in
 
@@ -195,7 +196,9 @@ class ScoringBank:
         assert state.scorer is not None
         results = await run_in(self._ex.ml, state.scorer.score, vectors)
         results = self._stamp_version(results, state.calibration)
-        state.new_normals_since_fit += sum(r.verdict is Verdict.NORMAL for r in results)
+        # New images are unlabelled: the reference rule alone says which of them will count
+        # as reference at the next refit (the store's query reads the same rule).
+        state.new_normals_since_fit += sum(REFERENCE.admits(r.verdict, None) for r in results)
         if state.new_normals_since_fit >= self.refit_every and key not in self._refits:
             # On the refit thread: the next batches are judged by the current fit until the
             # new one is ready, so a batch costs what it is, not a refit of the archive.
