@@ -60,9 +60,9 @@ def bench_features(
     bench: Path, cache: Path = DEFAULT_CACHE, *, verbose: bool = True
 ) -> tuple[list[BenchRow], np.ndarray, np.ndarray]:
     """(manifest rows, (N, D) unit features, (N, 1000) logits), in manifest order."""
-    from astrolens.app.batch_score import _decode_whole
     from astrolens.imaging.decoder import ImageDecoder
     from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
+    from astrolens.services.batch_score import _decode_whole
 
     rows = read_manifest(bench)
     embedder = EfficientNetLite0Embedder(batch_size=32)
@@ -106,13 +106,13 @@ def bench_photometry(
 ) -> np.ndarray:
     """(N, P) photometric features in manifest order, measured as the product measures them
     (decoded, shrunk, `photometric_features`), cached by file SHA-256 and feature version."""
-    from astrolens.app.batch_score import _decode_whole
     from astrolens.imaging.decoder import ImageDecoder
     from astrolens.ml.features.photometry import (
         PHOTOMETRY_MODEL_ID,
         photometric_features,
         shrink,
     )
+    from astrolens.services.batch_score import _decode_whole
 
     rows = read_manifest(bench)
     store = _cache_file(cache, PHOTOMETRY_MODEL_ID)

@@ -83,8 +83,8 @@ def run_product(
 
 
 def run_baseline(bench: Path, rows: list[dict[str, str]], embedder) -> dict[str, float]:
-    from astrolens.app.batch_score import _decode_whole
     from astrolens.imaging.decoder import ImageDecoder
+    from astrolens.services.batch_score import _decode_whole
 
     decoder = ImageDecoder()
 
@@ -110,8 +110,8 @@ def linear_probe_ceiling(bench: Path, rows: list[dict[str, str]], embedder) -> f
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from astrolens.app.batch_score import _decode_whole
     from astrolens.imaging.decoder import ImageDecoder
+    from astrolens.services.batch_score import _decode_whole
 
     decoder = ImageDecoder()
     test = [r for r in rows if r["split"] == "test"]
@@ -192,8 +192,8 @@ def main() -> int:
         embedder = create_embedder("efficientnet-lite0", models_dir=Path(tempfile.gettempdir()))
     probe_embedder = None
     if not args.skip_probe:
-        from astrolens.app.context import product_view
         from astrolens.ml.embedders.registry import create_embedder
+        from astrolens.ml.features.multiview import product_view
 
         probe_embedder = product_view(
             create_embedder(

@@ -111,7 +111,6 @@ def main() -> None:
 
 def backbone_rows(args, rows, keep, y, strata, classes, name) -> None:
     """Head alone vs head + the last N blocks, on the same survey-stratified splits."""
-    from astrolens.app.batch_score import _decode_whole
     from astrolens.imaging.decoder import ImageDecoder
     from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
     from astrolens.ml.embedders.preprocess import to_batch
@@ -120,6 +119,7 @@ def backbone_rows(args, rows, keep, y, strata, classes, name) -> None:
         embed_with,
         finetune_backbone,
     )
+    from astrolens.services.batch_score import _decode_whole
 
     lite0 = EfficientNetLite0Embedder()
     lite0.load()

@@ -79,12 +79,12 @@ def main() -> int:
     parser.add_argument("--labels", type=int, default=20)
     args = parser.parse_args()
 
-    from astrolens.app.batch_score import _decode_whole
-    from astrolens.app.context import product_view
     from astrolens.imaging.decoder import ImageDecoder
     from astrolens.ml.embedders.registry import create_embedder
+    from astrolens.ml.features.multiview import product_view
     from astrolens.ml.learning.reranker import LabelAwareRanker
     from astrolens.ml.scoring.ensemble import EnsembleScorer
+    from astrolens.services.batch_score import _decode_whole
 
     with (args.bench / "manifest.csv").open() as fh:
         rows = list(csv.DictReader(fh))

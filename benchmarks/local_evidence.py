@@ -38,13 +38,13 @@ def main() -> int:
     import csv
     import tempfile
 
-    from astrolens.app.batch_score import _decode_whole
-    from astrolens.app.context import product_view
     from astrolens.imaging.decoder import ImageDecoder
     from astrolens.ml.detectors.knn import KNNDetector
     from astrolens.ml.detectors.patchcore import PatchCoreDetector
     from astrolens.ml.embedders.registry import create_embedder
+    from astrolens.ml.features.multiview import product_view
     from astrolens.ml.features.patches import PATCH_DIM, Lite0PatchFeatures
+    from astrolens.services.batch_score import _decode_whole
 
     try:
         from astrolens.ml.detectors.morphology import MorphologyDetector, morphology_features

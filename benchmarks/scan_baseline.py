@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from astrolens.app.context import product_view
 from astrolens.domain.resources import bundled_models_dir
 from astrolens.ml.embedders.registry import create_embedder
+from astrolens.ml.features.multiview import product_view
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 BATCH = 32

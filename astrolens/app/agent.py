@@ -52,10 +52,10 @@ from astrolens.pipeline.executors import run_in
 from astrolens.pipeline.stages.crossmatch_notify import CrossMatchNotifyStage
 
 if TYPE_CHECKING:
-    from astrolens.app.learning import LearningService
-    from astrolens.app.toolbox import ToolboxService
     from astrolens.imaging.display import DisplayRenderer
     from astrolens.ml.index.faiss_index import FaissIndex
+    from astrolens.services.learning import LearningService
+    from astrolens.services.toolbox import ToolboxService
 
 T = TypeVar("T")
 
@@ -517,7 +517,7 @@ class AgentRuntime:
     async def annotate(
         self, image_id: int, provider: str | None = None, model: str | None = None
     ) -> Annotation:
-        from astrolens.app.annotator import annotate_candidate
+        from astrolens.services.annotator import annotate_candidate
 
         annotation = await annotate_candidate(self, self.app, image_id, provider, model)
         stored: Annotation = await self._db(lambda r: r.add_annotation(annotation))
@@ -529,9 +529,9 @@ class AgentRuntime:
 
     @property
     def toolbox(self) -> ToolboxService:
-        """Export, SAMP and fresh cutouts for the window (astrolens/app/toolbox.py)."""
+        """Export, SAMP and fresh cutouts for the window (astrolens/services/toolbox.py)."""
         if self._toolbox is None:
-            from astrolens.app.toolbox import ToolboxService
+            from astrolens.services.toolbox import ToolboxService
 
             self._toolbox = ToolboxService(self.app)
         return self._toolbox
@@ -541,7 +541,7 @@ class AgentRuntime:
     @property
     def learning(self) -> LearningService:
         if self._learning is None:
-            from astrolens.app.learning import LearningService
+            from astrolens.services.learning import LearningService
 
             self._learning = LearningService(self.app, self._emit)
         return self._learning

@@ -168,7 +168,7 @@ async def _headless_loop(pipeline: DiscoveryPipeline, *, once: bool) -> None:
 
 
 def score(args: argparse.Namespace) -> int:
-    from astrolens.app.batch_score import score_paths, write_scores_csv
+    from astrolens.services.batch_score import score_paths, write_scores_csv
 
     reference = _require_paths([args.reference])[0]
     if not reference.is_dir():
@@ -225,7 +225,7 @@ def candidates(args: argparse.Namespace) -> int:
 
 
 def show(args: argparse.Namespace) -> int:
-    from astrolens.app.heads import heads_dir, predict_with_heads
+    from astrolens.services.heads import heads_dir, predict_with_heads
 
     app = AstroLensApp()
     try:
@@ -280,7 +280,7 @@ def label(args: argparse.Namespace) -> int:
 def _rerank(app: AstroLensApp) -> int | None:
     """The label changes the queue's order now, as it does in the window. A failure here
     loses nothing (the label is stored; the agent re-ranks on its next label or start)."""
-    from astrolens.app.learning import LearningService
+    from astrolens.services.learning import LearningService
 
     async def go() -> int:
         service = LearningService(app)

@@ -101,7 +101,7 @@ def runs_table(console: Console, runs: list[TrainingRun]) -> None:
 
 
 def train(args: argparse.Namespace) -> int:
-    from astrolens.app.learning import LearningService
+    from astrolens.services.learning import LearningService
 
     request = TrainingRequest(
         dataset=args.dataset,

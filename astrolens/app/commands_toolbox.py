@@ -118,7 +118,7 @@ def add_parsers(
 
 
 def _select(app: AstroLensApp, args: argparse.Namespace) -> list[Candidate]:
-    from astrolens.app.toolbox import load_candidates, query_candidates
+    from astrolens.services.toolbox import load_candidates, query_candidates
 
     if args.ids:
         found = load_candidates(app, args.ids)
@@ -136,7 +136,7 @@ def _select(app: AstroLensApp, args: argparse.Namespace) -> list[Candidate]:
 
 
 def _one(app: AstroLensApp, image_id: int) -> Candidate:
-    from astrolens.app.toolbox import load_candidates
+    from astrolens.services.toolbox import load_candidates
 
     found = load_candidates(app, [image_id])
     if not found:
@@ -237,7 +237,7 @@ def _run_hub() -> int:
 
 
 def cutout(args: argparse.Namespace) -> int:
-    from astrolens.app.toolbox import fetch_cutout
+    from astrolens.services.toolbox import fetch_cutout
 
     app = AstroLensApp()
     try:
@@ -259,8 +259,8 @@ def cutout(args: argparse.Namespace) -> int:
 def targets(args: argparse.Namespace) -> int:
     from astrolens.app import render
     from astrolens.app.commands import _console, _run_one_cycle
-    from astrolens.app.toolbox import target_list_source
     from astrolens.pipeline.discovery import PipelineConfig
+    from astrolens.services.toolbox import target_list_source
     from astrolens.sources.target_list import read_target_list
 
     target_list = read_target_list(args.table)

@@ -35,7 +35,6 @@ from astrolens.settings.paths import AppPaths, app_paths
 from astrolens.settings.store import load_settings
 
 if TYPE_CHECKING:
-    from astrolens.ml.features.multiview import MultiViewEmbedder
     from astrolens.ml.scoring.ensemble import EnsembleScorer
 
 log = logging.getLogger(__name__)
@@ -70,16 +69,6 @@ def _log_download(done: int, total: int | None) -> None:
         logging.getLogger("astrolens.download").warning(
             "downloading the backbone: %.0f MB%s", done / 1e6, size
         )
-
-
-def product_view(backbone: Embedder) -> MultiViewEmbedder:
-    """The backbone as discovery uses it (a MultiViewEmbedder): one view, the centre of the
-    image. Survey cutouts and our stamps are centred on their object, and the crop gives it
-    more of the backbone's input (measured on the bench: macro AUROC 0.624 -> 0.653 at no
-    extra cost; see benchmarks/detection.py). Fine-tuning trains on the same view."""
-    from astrolens.ml.features.multiview import DEFAULT_CENTRE_CROP, MultiViewEmbedder
-
-    return MultiViewEmbedder(backbone, crops=(DEFAULT_CENTRE_CROP,), dihedral=False)
 
 
 class AstroLensApp:
@@ -134,6 +123,8 @@ class AstroLensApp:
             search_dirs=[bundled_models_dir()],
             progress=_log_download,
         )
+        from astrolens.ml.features.multiview import product_view
+
         return product_view(backbone)
 
     @cached_property
@@ -187,7 +178,7 @@ class AstroLensApp:
     # ------------------------------------------------------------------ sources
 
     def folder_source(self, paths: Sequence[Path], name: str | None = None) -> ImageSource:
-        from astrolens.app.source_factory import build_folder_source
+        from astrolens.services.source_factory import build_folder_source
 
         repo = self.db(lambda r: r)
 
@@ -199,7 +190,7 @@ class AstroLensApp:
         return build_folder_source(list(paths), self.cursor_store, name, known_uris)
 
     def enabled_sources(self) -> list[ImageSource]:
-        from astrolens.app.source_factory import build_source
+        from astrolens.services.source_factory import build_source
 
         sources: list[ImageSource] = []
         for sid, cfg in self.settings.sources.items():

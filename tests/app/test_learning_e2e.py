@@ -192,8 +192,8 @@ async def test_a_later_run_is_judged_on_labels_the_current_head_never_saw(runtim
     await agent.learning.runner.wait()
     (first,) = await agent.training_runs()
     assert first.promoted
-    from astrolens.app.heads import LABELS_TASK, current_head_path
     from astrolens.ml.learning.finetune import ClassifierHead
+    from astrolens.services.heads import LABELS_TASK, current_head_path
 
     seen = set(ClassifierHead.load(current_head_path(agent.app, LABELS_TASK)).meta["trained_on"])
     assert len(seen) == int(first.metrics_after["train_n"])

@@ -520,7 +520,7 @@ class FakeController:
     ) -> Annotation:
         """The real annotator (prompt, PNG, provider client over HTTP) on the demo data;
         only the storage is in memory. Point `settings().ollama_url` at a local server."""
-        from astrolens.app.annotator import annotate_candidate
+        from astrolens.services.annotator import annotate_candidate
 
         self.calls.append(("annotate", image_id))
         app = SimpleNamespace(settings=self._settings, executors=SimpleNamespace(io=self.executor))

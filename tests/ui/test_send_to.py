@@ -59,7 +59,7 @@ def test_send_to_export_and_follow_topcat(
     fake_services: FakeServices,
     tmp_path: Path,
 ) -> None:
-    from astrolens.app.toolbox import ToolboxService
+    from astrolens.services.toolbox import ToolboxService
 
     # the window's toolbox, with the Legacy Survey stand-in as the survey's mirror
     runtime._toolbox = ToolboxService(
@@ -171,8 +171,8 @@ def test_exporting_and_sending_a_big_list_never_stalls_the_loop(
     ticking because the writing and the XML-RPC run on the io executor."""
     import time
 
-    from astrolens.app.toolbox import ToolboxService
     from astrolens.domain.sky import SkyPosition
+    from astrolens.services.toolbox import ToolboxService
     from tests.interop.candidates import candidate
 
     cands = [candidate(i, SkyPosition(i * 0.07 % 360, (i % 170) - 85)) for i in range(5000)]

@@ -96,7 +96,7 @@ def _quantiles(scores: np.ndarray) -> dict[str, float]:
 
 def _read(decoder: Decoder, path: Path) -> tuple[DecodedImage, bytes]:
     """The image as the worker saw it, and the file's bytes for the stored copy."""
-    from astrolens.app.batch_score import _decode_whole
+    from astrolens.services.batch_score import _decode_whole
 
     return _decode_whole(decoder, path), path.read_bytes()
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from astrolens.app.batch_score import list_images
 from astrolens.domain.errors import ConfigurationError
+from astrolens.services.batch_score import list_images
 
 PLAN_FILE = "plan.parquet"
 LIST_SUFFIXES = (".txt", ".lst")

@@ -84,8 +84,8 @@ def state_digest(model_id: str, arrays: dict[str, np.ndarray], meta: dict[str, A
 
 def build_reference(app: AstroLensApp, reference_dir: Path) -> ReferenceModel:
     """Embed and fit on this machine (once per batch), exactly as `astrolens score` does."""
-    from astrolens.app.batch_score import fit_reference
     from astrolens.domain.resources import bundled_models_dir
+    from astrolens.services.batch_score import fit_reference
 
     fitted = fit_reference(app, reference_dir)
     arrays, meta = fitted.scorer.to_state()

@@ -42,8 +42,8 @@ def read_catalog(path: Path) -> tuple[SkyPosition, ...]:
 
 def legacy_config(app: AstroLensApp, targets: Sequence[SkyPosition]) -> LegacySurveyConfig:
     """The user's Legacy Survey settings (rate, cutout size, layer) with these targets."""
-    from astrolens.app.source_factory import build_source
     from astrolens.domain.settings import SourceSettings
+    from astrolens.services.source_factory import build_source
 
     settings = app.settings.sources.get("legacy-survey", SourceSettings())
     from astrolens.sources.legacy_survey import LegacySurveySource

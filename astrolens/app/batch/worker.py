@@ -58,9 +58,9 @@ def _models_for(ref: ReferenceModel) -> tuple[Decoder, Embedder]:
     """(decoder, embedder) of this process, built on first use."""
     with _lock:
         if ref.embedder_spec not in _models:
-            from astrolens.app.context import product_view
             from astrolens.imaging.decoder import ImageDecoder
             from astrolens.ml.embedders.registry import create_embedder
+            from astrolens.ml.features.multiview import product_view
 
             # One model thread per worker thread: a worker is sized as "one core".
             threads = str(_worker_threads())
@@ -87,7 +87,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _decode(decoder: Decoder, item: WorkItem) -> DecodedImage:
-    from astrolens.app.batch_score import _decode_whole
+    from astrolens.services.batch_score import _decode_whole
 
     return _decode_whole(decoder, Path(item.uri))
 

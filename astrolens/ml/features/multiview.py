@@ -88,3 +88,11 @@ class MultiViewEmbedder:
             vectors = self.inner.embed(views).reshape(len(images), n_views, -1)
             blocks.append(_l2(vectors.mean(axis=1)))
         return _l2(np.concatenate(blocks, axis=1))
+
+
+def product_view(backbone: Embedder) -> MultiViewEmbedder:
+    """The backbone as discovery uses it (a MultiViewEmbedder): one view, the centre of the
+    image. Survey cutouts and our stamps are centred on their object, and the crop gives it
+    more of the backbone's input (measured on the bench: macro AUROC 0.624 -> 0.653 at no
+    extra cost; see benchmarks/detection.py). Fine-tuning trains on the same view."""
+    return MultiViewEmbedder(backbone, crops=(DEFAULT_CENTRE_CROP,), dihedral=False)

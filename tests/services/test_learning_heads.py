@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from astrolens.app.heads import LABEL_CLASSES, head_file_name, predict_with_heads, promoted_head
-from astrolens.app.ranking import RankPool, load_pool, rank_pool
 from astrolens.ml.learning.finetune import ClassifierHead
+from astrolens.services.heads import (
+    LABEL_CLASSES,
+    head_file_name,
+    predict_with_heads,
+    promoted_head,
+)
+from astrolens.services.ranking import RankPool, load_pool, rank_pool
 
 DIM = 8
 

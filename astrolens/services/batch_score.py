@@ -23,9 +23,9 @@ from astrolens.domain.images import DecodedImage, FloatImage, Provenance, RawIma
 from astrolens.domain.ports import Decoder, Detector, Embedder, Matrix
 
 if TYPE_CHECKING:
-    from astrolens.app.context import AstroLensApp
     from astrolens.ml.features.patches import Lite0PatchFeatures
     from astrolens.ml.scoring.ensemble import EnsembleScorer
+    from astrolens.services.context import ServiceContext
 
 # One row of `astrolens score`'s CSV: column -> value.
 ScoreRow = dict[str, object]
@@ -150,7 +150,7 @@ class StackedFeatures:
 
 
 def embed_paths(
-    app: AstroLensApp,
+    app: ServiceContext,
     paths: Sequence[Path],
     batch_size: int = 32,
     embedder: Embedder | StackedFeatures | None = None,
@@ -210,7 +210,7 @@ def backbone_notice(embedder: Embedder) -> str | None:
 
 
 def fit_reference(
-    app: AstroLensApp, reference_dir: Path, stack: StackedFeatures | None = None
+    app: ServiceContext, reference_dir: Path, stack: StackedFeatures | None = None
 ) -> FittedReference:
     """Embed the reference folder and fit the app's scorer on it (`score` and `batch` share
     this, so both judge a query against the same model). `stack`: the opt-in local features
@@ -232,7 +232,7 @@ def fit_reference(
 
 
 def score_paths(
-    app: AstroLensApp,
+    app: ServiceContext,
     reference_dir: Path,
     queries: Sequence[Path],
     *,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from astrolens.app.heads import LABEL_CLASSES, LABELS_TASK, promoted_head
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.ports import CandidateStore, Matrix, VectorStore
 from astrolens.domain.records import CandidateFilter
+from astrolens.services.heads import LABEL_CLASSES, LABELS_TASK, promoted_head
 
 if TYPE_CHECKING:
     from astrolens.ml.learning.finetune import ClassifierHead

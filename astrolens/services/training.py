@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from astrolens.app.context import AstroLensApp
-from astrolens.app.heads import LABELS_TASK, current_head_path
-from astrolens.app.training_data import (
+from astrolens.domain.embedder_spec import LITE0, EmbedderSpec
+from astrolens.domain.learning import TrainingRequest
+from astrolens.domain.records import TrainingRun, TrainingStatus
+from astrolens.pipeline.learning import CancelledFn, ProgressFn
+from astrolens.services.context import ServiceContext
+from astrolens.services.heads import LABELS_TASK, current_head_path
+from astrolens.services.training_data import (
     Prepared,
     embed_dataset,
     label_data,
     label_images,
     with_labels,
 )
-from astrolens.domain.embedder_spec import LITE0, EmbedderSpec
-from astrolens.domain.learning import TrainingRequest
-from astrolens.domain.records import TrainingRun, TrainingStatus
-from astrolens.pipeline.learning import CancelledFn, ProgressFn
 
 if TYPE_CHECKING:
     from astrolens.ml.embedders.efficientnet_lite import EfficientNetLite0Embedder
@@ -34,7 +34,7 @@ BACKBONE_MAX_IMAGES = 2000  # dataset images a backbone run uses unless told oth
 
 
 def run_finetune(
-    app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
+    app: ServiceContext, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
 ) -> TrainingRun:
     """Blocking (train thread): one recorded run; its model is kept only if it is better.
 
@@ -87,7 +87,7 @@ class _Run:
     """What one fine-tuning run works with; `before` is filled in once it is measured, so a
     failed run still records it."""
 
-    app: AstroLensApp
+    app: ServiceContext
     request: TrainingRequest
     hp: Any  # HeadHyperParameters or BackboneHyperParameters
     run_id: int
@@ -109,7 +109,7 @@ def _hyper_parameters(request: TrainingRequest) -> Any:
 
 
 def _compare(
-    app: AstroLensApp, data: Prepared, train: Any, held: Any, x_held: Any
+    app: ServiceContext, data: Prepared, train: Any, held: Any, x_held: Any
 ) -> tuple[dict[str, float], Any]:
     """What the run must beat, and on which held-out rows: the current head of this task and
     backbone, scored only on held-out rows it was not trained on (a head looks better on its
@@ -191,7 +191,7 @@ def _keys(data: Prepared, rows: Any) -> list[str]:
     return [data.keys[int(i)] for i in rows] if data.task == LABELS_TASK else []
 
 
-def _torch_lite0(app: AstroLensApp) -> tuple[EfficientNetLite0Embedder, float]:
+def _torch_lite0(app: ServiceContext) -> tuple[EfficientNetLite0Embedder, float]:
     """The current backbone as a torch EfficientNet-Lite0 (its ONNX twin has the same
     vectors), and the crop of the product's view around it."""
     from astrolens.ml.embedders import create_embedder
@@ -273,8 +273,8 @@ def _backbone_run(job: _Run) -> tuple[dict[str, float], bool, dict[str, Any]]:
     promoted = should_promote(job.before, after)
     extra: dict[str, Any] = {"task": task}
     if promoted:
-        from astrolens.app.context import product_view
         from astrolens.ml.embedders import create_embedder
+        from astrolens.ml.features.multiview import product_view
 
         digest = save_fine_tuned(tuned.network.state_dict(), Path(app.paths.models_dir))
         size = None if lite0.input_size == 224 else lite0.input_size

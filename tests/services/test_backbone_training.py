@@ -14,10 +14,10 @@ from PIL import Image
 from astrolens.app.agent import create_agent_controller
 from astrolens.app.cli import main
 from astrolens.app.context import AstroLensApp
-from astrolens.app.heads import LABELS_TASK, heads_dir, promoted_head
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.records import TrainingStatus
+from astrolens.services.heads import LABELS_TASK, heads_dir, promoted_head
 from tests.ml.test_learning_backbone import two_kinds
 
 

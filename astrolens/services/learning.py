@@ -16,19 +16,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from astrolens.app.context import AstroLensApp
-from astrolens.app.heads import heads_dir, predict_with_heads
-from astrolens.app.ranking import (
-    PHOTOMETRY_PER_RUN,
-    RankPool,
-    load_pool,
-    measure_photometry,
-    pick_next,
-    rank_pool,
-    save_photometry,
-    save_ranks,
-)
-from astrolens.app.training import run_finetune
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.learning import HeadPrediction, TrainingRequest
 from astrolens.domain.ports import EventSink
@@ -40,6 +27,19 @@ from astrolens.pipeline.learning import (
     RerankScheduler,
     TrainingRunner,
 )
+from astrolens.services.context import ServiceContext
+from astrolens.services.heads import heads_dir, predict_with_heads
+from astrolens.services.ranking import (
+    PHOTOMETRY_PER_RUN,
+    RankPool,
+    load_pool,
+    measure_photometry,
+    pick_next,
+    rank_pool,
+    save_photometry,
+    save_ranks,
+)
+from astrolens.services.training import run_finetune
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 class LearningService:
     """What AgentRuntime and the CLI call: re-rank, label next, train, re-embed."""
 
-    def __init__(self, app: AstroLensApp, events: EventSink | None = None) -> None:
+    def __init__(self, app: ServiceContext, events: EventSink | None = None) -> None:
         self.app = app
         self.train_executor = ThreadPoolExecutor(1, thread_name_prefix="astrolens-train")
 
@@ -68,7 +68,7 @@ class LearningService:
 
     def _measure(self, pool: RankPool, limit: int = PHOTOMETRY_PER_RUN) -> RankPool:
         """Blocking (io thread): fill in missing photometry; the store is reached via db."""
-        from astrolens.app.batch_score import decode_stored
+        from astrolens.services.batch_score import decode_stored
 
         app = self.app
         return measure_photometry(
@@ -118,7 +118,7 @@ class LearningService:
             return [ArchiveItem(r.id, r.image_path) for r in records]
 
         def embed(items: Sequence[ArchiveItem]) -> list[tuple[int, Embedding]]:
-            from astrolens.app.batch_score import decode_stored
+            from astrolens.services.batch_score import decode_stored
 
             kept, pixels = [], []
             for item in items:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from astrolens.app.context import AstroLensApp
 from astrolens.domain.learning import HeadPrediction
 from astrolens.domain.ports import Matrix
+from astrolens.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from astrolens.ml.learning.finetune import ClassifierHead
@@ -24,7 +24,7 @@ LABEL_CLASSES = ("not_interesting", "interesting")
 LABELS_TASK = "labels"  # the head trained on verification labels: P(interesting)
 
 
-def heads_dir(app: AstroLensApp) -> Path:
+def heads_dir(app: ServiceContext) -> Path:
     return Path(app.paths.models_dir) / "heads"
 
 
@@ -34,7 +34,7 @@ def head_file_name(task: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", task) + ".npz"
 
 
-def current_head_path(app: AstroLensApp, task: str) -> Path:
+def current_head_path(app: ServiceContext, task: str) -> Path:
     return heads_dir(app) / head_file_name(task)
 
 

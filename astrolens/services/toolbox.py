@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from astrolens.app.context import AstroLensApp
 from astrolens.domain.candidates import Candidate
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.ports import CandidateStore
@@ -23,6 +22,7 @@ from astrolens.domain.sky import SkyPosition
 from astrolens.domain.sources import FetchTask
 from astrolens.domain.toolbox import ExportFormat, ExportReport, SampEvent, SampStatus
 from astrolens.pipeline.executors import run_in
+from astrolens.services.context import ServiceContext
 
 if TYPE_CHECKING:
     from astrolens.sources.legacy_survey import LegacySurveyConfig, LegacySurveySource
@@ -36,7 +36,7 @@ T = TypeVar("T")
 CUTOUT_SURVEYS = ("legacy-survey", "sdss")
 
 
-def load_candidates(app: AstroLensApp, ids: Sequence[int]) -> list[Candidate]:
+def load_candidates(app: ServiceContext, ids: Sequence[int]) -> list[Candidate]:
     """The candidates with these ids, in that order (unknown ids are left out). db thread."""
 
     def read(repo: CandidateStore) -> list[Candidate]:
@@ -46,7 +46,7 @@ def load_candidates(app: AstroLensApp, ids: Sequence[int]) -> list[Candidate]:
     return app.db(read)
 
 
-def query_candidates(app: AstroLensApp, flt: StoreFilter, limit: int) -> list[Candidate]:
+def query_candidates(app: ServiceContext, flt: StoreFilter, limit: int) -> list[Candidate]:
     return app.db(lambda repo: repo.query_candidates(flt, limit, 0))
 
 
@@ -54,14 +54,14 @@ def query_candidates(app: AstroLensApp, flt: StoreFilter, limit: int) -> list[Ca
 
 
 def survey_config(
-    survey: str, app: AstroLensApp, *, base_url: str | None = None, fits: bool = False
+    survey: str, app: ServiceContext, *, base_url: str | None = None, fits: bool = False
 ) -> LegacySurveyConfig | SdssConfig:
     """The survey's source config from the user's settings (rate, cutout size, release);
     `base_url` points it at a mirror, `fits` asks Legacy Survey for the grz cube."""
     import dataclasses
 
-    from astrolens.app.source_factory import _config_with
     from astrolens.domain.settings import SourceSettings
+    from astrolens.services.source_factory import _config_with
     from astrolens.sources.legacy_survey import LegacySurveyConfig
     from astrolens.sources.sdss import SdssConfig
 
@@ -83,7 +83,7 @@ def survey_config(
 
 
 def survey_source(
-    survey: str, app: AstroLensApp, config: LegacySurveyConfig | SdssConfig
+    survey: str, app: ServiceContext, config: LegacySurveyConfig | SdssConfig
 ) -> LegacySurveySource | SdssSource:
     """The survey's own source: its polite transport, rate limit and HTTP cache."""
     from astrolens.sources.legacy_survey import LegacySurveyConfig, LegacySurveySource
@@ -96,7 +96,7 @@ def survey_source(
 
 
 async def fetch_cutout(
-    app: AstroLensApp,
+    app: ServiceContext,
     cand: Candidate,
     survey: str,
     *,
@@ -146,7 +146,7 @@ def _cutout_request(
 class ToolboxService:
     """`ToolboxController` over the app (see astrolens/domain/toolbox.py)."""
 
-    def __init__(self, app: AstroLensApp, *, mirrors: Mapping[str, str] | None = None) -> None:
+    def __init__(self, app: ServiceContext, *, mirrors: Mapping[str, str] | None = None) -> None:
         from astrolens.interop.samp import SampLink
 
         self.app = app
@@ -253,7 +253,7 @@ class ToolboxService:
 
 
 def target_list_source(
-    app: AstroLensApp,
+    app: ServiceContext,
     targets: TargetList,
     survey: str,
     *,

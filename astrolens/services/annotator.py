@@ -25,7 +25,7 @@ from astrolens.domain.settings import Settings
 from astrolens.pipeline.executors import run_in
 
 if TYPE_CHECKING:
-    from astrolens.app.context import AstroLensApp
+    from astrolens.services.context import ServiceContext
 
 # The PNG the model sees: big enough for morphology, small enough to send quickly.
 PROMPT_IMAGE_PX = 768
@@ -70,7 +70,7 @@ async def make_client(settings: Settings, provider: str, io_executor: Executor) 
 
 async def annotate_candidate(
     controller: AgentController,
-    app: AstroLensApp,
+    app: ServiceContext,
     image_id: int,
     provider: str | None,
     model: str | None,

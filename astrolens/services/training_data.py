@@ -10,12 +10,12 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from astrolens.app.context import AstroLensApp
-from astrolens.app.heads import LABEL_CLASSES, LABELS_TASK
 from astrolens.domain.images import FloatImage, ImageRecord
 from astrolens.domain.learning import TrainingRequest
 from astrolens.domain.ports import ImageStore, LearningStore, VectorStore
 from astrolens.pipeline.learning import CancelledFn, ProgressFn
+from astrolens.services.context import ServiceContext
+from astrolens.services.heads import LABEL_CLASSES, LABELS_TASK
 
 Item = TypeVar("Item")
 
@@ -39,7 +39,7 @@ class Prepared:
 
 
 def embed_dataset(
-    app: AstroLensApp, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
+    app: ServiceContext, request: TrainingRequest, progress: ProgressFn, cancelled: CancelledFn
 ) -> Prepared:
     from astrolens.ml.learning.datasets import open_labelled_dataset
     from astrolens.ml.learning.finetune import TrainingCancelled
@@ -75,7 +75,7 @@ LABEL_ALIASES = {
 }
 
 
-def with_labels(app: AstroLensApp, data: Prepared) -> Prepared:
+def with_labels(app: ServiceContext, data: Prepared) -> Prepared:
     """The dataset's rows joined to the verification labels, when its classes are the same
     two ("interesting" / "not_interesting", or true/false positive): one head learns both."""
     classes = data.classes
@@ -110,7 +110,7 @@ def with_labels(app: AstroLensApp, data: Prepared) -> Prepared:
 
 
 def labelled(
-    app: AstroLensApp, pick: Callable[[LabelledStore, int, ImageRecord], Item | None]
+    app: ServiceContext, pick: Callable[[LabelledStore, int, ImageRecord], Item | None]
 ) -> tuple[list[Item], list[int], list[str], list[str]]:
     """(what `pick(repo, image_id, record)` gives, 1 = interesting, source, key) for every
     image whose latest label is true or false positive and that `pick` can use (not None)."""
@@ -140,7 +140,7 @@ def labelled(
     return items, ys, strata, keys
 
 
-def label_data(app: AstroLensApp) -> Prepared:
+def label_data(app: ServiceContext) -> Prepared:
     model_id = app.embedder.model_id
     vectors, ys, strata, keys = labelled(
         app, lambda repo, image_id, _record: repo.embedding_vector(image_id, model_id)
@@ -148,10 +148,10 @@ def label_data(app: AstroLensApp) -> Prepared:
     return Prepared(LABELS_TASK, LABEL_CLASSES, np.stack(vectors), np.asarray(ys), strata, keys)
 
 
-def label_images(app: AstroLensApp) -> Prepared:
+def label_images(app: ServiceContext) -> Prepared:
     """The labelled images (x: their pixels, read lazily from the archive)."""
-    from astrolens.app.batch_score import decode_stored
     from astrolens.ml.learning.datasets import LazyImages
+    from astrolens.services.batch_score import decode_stored
 
     def stored_file(_repo: LabelledStore, _image_id: int, record: ImageRecord) -> str | None:
         path = record.image_path

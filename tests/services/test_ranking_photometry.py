@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from astrolens.app.context import AstroLensApp
-from astrolens.app.learning import LearningService
-from astrolens.app.ranking import PHOTOMETRY_PER_RUN, RankPool, measure_photometry
 from astrolens.domain.embedding import Embedding
 from astrolens.domain.scoring import Verdict
 from astrolens.ml.features.photometry import FEATURE_NAMES, PHOTOMETRY_MODEL_ID
+from astrolens.services.learning import LearningService
+from astrolens.services.ranking import PHOTOMETRY_PER_RUN, RankPool, measure_photometry
 from astrolens.settings.paths import app_paths
 
 
