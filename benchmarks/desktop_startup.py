@@ -50,7 +50,7 @@ def ask(env: dict[str, str], server: str, command: str) -> str:
         [
             sys.executable,
             "-c",
-            "import sys; from astrolens.app.desktop import ask_running_instance as a; "
+            "import sys; from astrolens.app.single_instance import ask_running_instance as a; "
             "print(a(sys.argv[1], sys.argv[2]) or '')",
             server,
             command,
@@ -113,7 +113,7 @@ def desktop(tmp: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]], i
 
 
 def one_run(env: dict[str, str], tmp: Path, controller: str, idle_s: float) -> dict[str, object]:
-    from astrolens.app.desktop import instance_name
+    from astrolens.app.single_instance import instance_name
 
     home = Path(tempfile.mkdtemp(dir=tmp))
     ready = home / "ready.json"

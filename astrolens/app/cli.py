@@ -231,7 +231,7 @@ def _lock_home(args: argparse.Namespace, *, tray: bool) -> int | None:
 
 def _show_running_window(data_dir: Path) -> bool:
     """A second tray asks the first to show its window (it may still be starting up)."""
-    from astrolens.app.desktop import ask_running_instance, instance_name
+    from astrolens.app.single_instance import ask_running_instance, instance_name
 
     name = instance_name(data_dir)
     for _ in range(10):

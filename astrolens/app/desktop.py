@@ -1,5 +1,6 @@
-"""The desktop agent: QApplication + qasync loop, single instance, crash handler, tray (or a
-window when there is no tray), notifications, and a clean quit.
+"""The desktop agent: QApplication + qasync loop, tray (or a window when there is no tray),
+notifications, and a clean quit. The single-instance socket, the crash log and the signal
+wake-up are modules of their own (single_instance.py, crash_log.py, signal_wakeup.py).
 
 Start-up order matters for speed: the tray icon is shown first, and only then (on the next
 loop turn) is the controller built, which is what imports torch, FAISS and the catalogs.
@@ -9,29 +10,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
-import hashlib
 import importlib
 import json
 import logging
 import logging.handlers
 import os
-import signal
-import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from PyQt6.QtCore import QObject, QSocketNotifier, QTimer
-from PyQt6.QtNetwork import QLocalServer, QLocalSocket
+from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication, QFileDialog, QSystemTrayIcon
 
+from astrolens.app.crash_log import (
+    configure_file_logging,
+    install_crash_handler,
+    loop_exception_handler,
+)
+from astrolens.app.signal_wakeup import SignalWakeup
+from astrolens.app.single_instance import InstanceServer, ask_running_instance, instance_name
 from astrolens.domain.labels import LabelValue
 from astrolens.domain.ports import Notifier
 from astrolens.settings.paths import app_paths
@@ -55,150 +55,6 @@ NO_TRAY_MESSAGE = (
     "Your desktop has no system tray, so AstroLens runs in this window. Closing the window "
     "stops discovery; minimise it to keep AstroLens running."
 )
-
-
-# ---------------------------------------------------------------------- single instance
-
-
-def instance_name(home: Path | None = None) -> str:
-    """One agent per data home: two homes (e.g. tests) may run side by side."""
-    root = str(home or app_paths().data_dir)
-    user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
-    return f"astrolens-{user}-{hashlib.sha1(root.encode()).hexdigest()[:12]}"
-
-
-def ask_running_instance(name: str, command: str, timeout_ms: int = 1500) -> str | None:
-    """Send one command to a running agent; its answer, or None when none runs."""
-    sock = QLocalSocket()
-    sock.connectToServer(name)
-    if not sock.waitForConnected(timeout_ms):
-        return None
-    sock.write(command.encode() + b"\n")
-    sock.waitForBytesWritten(timeout_ms)
-    answer = b""
-    while sock.waitForReadyRead(timeout_ms):
-        answer += bytes(sock.readAll().data())
-        if answer.endswith(b"\n"):
-            break
-    sock.disconnectFromServer()
-    return answer.decode().strip()
-
-
-class InstanceServer(QObject):
-    """Answers later launches: `show` focuses the window; `state`, `pause`, `resume` and
-    `quit` let scripts (and the tests) drive the agent."""
-
-    def __init__(self, name: str, handler: Callable[[str], str]) -> None:
-        super().__init__()
-        self.handler = handler
-        self.server = QLocalServer(self)
-        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        QLocalServer.removeServer(name)  # a stale socket from a crashed run
-        if not self.server.listen(name):
-            raise RuntimeError(f"cannot listen on {name}: {self.server.errorString()}")
-        self.server.newConnection.connect(self._accept)
-
-    def _accept(self) -> None:
-        while (sock := self.server.nextPendingConnection()) is not None:
-            sock.readyRead.connect(lambda s=sock: self._read(s))
-
-    def _read(self, sock: QLocalSocket) -> None:
-        while sock.canReadLine():
-            line = bytes(sock.readLine().data()).decode().strip()
-            try:
-                answer = self.handler(line)
-            except Exception as exc:
-                log.exception("instance command %r failed", line)
-                answer = f"error: {exc}"
-            sock.write(answer.encode() + b"\n")
-            sock.flush()
-
-    def close(self) -> None:
-        self.server.close()
-
-
-# ---------------------------------------------------------------------- crash handling
-
-
-def configure_file_logging(log_dir: Path, verbose: int = 0) -> Path:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "astrolens.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
-    return path
-
-
-def install_crash_handler(log_dir: Path) -> None:
-    """Uncaught errors (main thread, worker threads, the loop) go to crash-*.log in the log
-    folder, so a user can attach one file to a bug report."""
-
-    def write(kind: str, exc: BaseException | None, text: str) -> None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = log_dir / f"crash-{stamp}.log"
-        with contextlib.suppress(OSError):
-            path.write_text(f"AstroLens crash ({kind}) at {dt.datetime.now().isoformat()}\n{text}")
-        log.critical("%s: %s (details in %s)", kind, exc, path)
-
-    def excepthook(
-        etype: type[BaseException], value: BaseException, tb: TracebackType | None
-    ) -> None:
-        if issubclass(etype, KeyboardInterrupt):
-            sys.__excepthook__(etype, value, tb)
-            return
-        write("uncaught exception", value, "".join(traceback.format_exception(etype, value, tb)))
-
-    def thread_hook(args: threading.ExceptHookArgs) -> None:
-        text = "".join(
-            traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
-        )
-        write(f"thread {args.thread.name if args.thread else '?'}", args.exc_value, text)
-
-    sys.excepthook = excepthook
-    threading.excepthook = thread_hook
-
-
-def loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    exc = context.get("exception")
-    log.error("event loop: %s", context.get("message"), exc_info=exc)
-
-
-# ---------------------------------------------------------------------- signals without polling
-
-
-class SignalWakeup(QObject):
-    """SIGINT/SIGTERM reach Python only when it runs bytecode; Qt's loop sits in C. A
-    socketpair + QSocketNotifier wakes it exactly when a signal arrives (no polling timer)."""
-
-    def __init__(self, on_signal: Callable[[], None]) -> None:
-        super().__init__()
-        self._r, self._w = socket.socketpair()
-        self._r.setblocking(False)
-        self._w.setblocking(False)
-        self._old = signal.set_wakeup_fd(self._w.fileno())
-        # PyQt6's stubs type the socket as sip.voidptr; at run time it takes the fd (an int).
-        self.notifier = QSocketNotifier(
-            self._r.fileno(),  # type: ignore[call-overload]
-            QSocketNotifier.Type.Read,
-            self,
-        )
-        self.notifier.activated.connect(self._drain)
-        self.on_signal = on_signal
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)  # Python-level no-op: the fd does the work
-
-    def _drain(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            self._r.recv(64)
-        self.on_signal()
-
-    def close(self) -> None:
-        self.notifier.setEnabled(False)
-        signal.set_wakeup_fd(self._old)
-        self._r.close()
-        self._w.close()
 
 
 # ---------------------------------------------------------------------- the agent

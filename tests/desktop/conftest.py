@@ -233,7 +233,7 @@ class AgentProcess:
             [
                 sys.executable,
                 "-c",
-                "import sys; from astrolens.app.desktop import ask_running_instance as a; "
+                "import sys; from astrolens.app.single_instance import ask_running_instance as a; "
                 "r = a(sys.argv[1], sys.argv[2]); print('' if r is None else r)",
                 self.server,
                 command,
@@ -258,7 +258,7 @@ class AgentProcess:
 
 
 def launch_agent(session: DesktopSession, tmp: Path, **extra_env: str) -> AgentProcess:
-    from astrolens.app.desktop import instance_name
+    from astrolens.app.single_instance import instance_name
 
     home = tmp / "agent-home"
     home.mkdir(exist_ok=True)

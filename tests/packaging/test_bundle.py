@@ -180,7 +180,7 @@ def test_bundle_tray_agent_starts_and_quits_cleanly(
             120,
             "the discovery agent",
         )
-        from astrolens.app.desktop import ask_running_instance, instance_name
+        from astrolens.app.single_instance import ask_running_instance, instance_name
 
         # Ask from a helper process on the test's display/bus, as a second launch would.
         server = instance_name((home / "data").resolve())
@@ -188,7 +188,7 @@ def test_bundle_tray_agent_starts_and_quits_cleanly(
             [
                 sys.executable,
                 "-c",
-                "import sys; from astrolens.app.desktop import ask_running_instance as a; "
+                "import sys; from astrolens.app.single_instance import ask_running_instance as a; "
                 "print(a(sys.argv[1], 'quit'))",
                 server,
             ],
