@@ -602,7 +602,7 @@ class AgentRuntime:
         if candidate is None:
             return
         if crossmatcher is None or candidate.image.provenance.sky is None:
-            self._emit(CatalogChecked(image_id, candidate.catalog_verdict))
+            self._emit(CatalogChecked(image_id, candidate.catalog_verdict, candidate))
             return
         from astrolens.domain.crossmatch import CatalogVerdict
 

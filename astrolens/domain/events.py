@@ -74,8 +74,13 @@ class CandidateFound:
 
 @dataclass(frozen=True, slots=True)
 class CatalogChecked:
+    """The catalogs were asked (verdict PENDING, no candidate yet) or answered: then
+    `candidate` is the record as the one transaction that stored the answers returned it, so
+    a view updates its row from the event instead of reading the store again."""
+
     image_id: int
     verdict: CatalogVerdict
+    candidate: Candidate | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from astrolens.domain.events import (
 class AgentBridge(QObject):
     state_changed = pyqtSignal(object)  # PipelineStateChanged
     candidate_found = pyqtSignal(object)  # Candidate
-    catalog_checked = pyqtSignal(int)  # image id
+    catalog_checked = pyqtSignal(int, object)  # image id, the stored Candidate or None
     progress = pyqtSignal(object)  # Progress
     scan_changed = pyqtSignal(object)  # ScanProgress or ScanFinished: a folder scan's state
     # Many events change the counters; views refresh once per burst, not once per image.
@@ -53,7 +53,7 @@ class AgentBridge(QObject):
         elif isinstance(event, CandidateFound):
             self.candidate_found.emit(event.candidate)
         elif isinstance(event, CatalogChecked):
-            self.catalog_checked.emit(event.image_id)
+            self.catalog_checked.emit(event.image_id, event.candidate)
         elif isinstance(event, Progress):
             self.progress.emit(event)
             return  # progress alone changes no counter

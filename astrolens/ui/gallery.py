@@ -376,7 +376,11 @@ class GalleryPanel(QWidget):
         if cand is not None:
             self.details.show_candidate(cand)
 
-    def _refresh_one(self, image_id: int) -> None:
+    def _refresh_one(self, image_id: int, stored: Candidate | None = None) -> None:
+        if stored is not None:  # the event carries the record as stored: no read needed
+            if self.model.row_of(image_id) is not None:
+                self.model.replace_candidate(stored)
+            return
         spawn(self._reload_one(image_id), name="gallery-reload")
 
     async def _reload_one(self, image_id: int) -> None:

@@ -531,9 +531,14 @@ class VerificationPanel(QWidget):
             self.status.setText(f"#{self.candidate.id}: asking the catalogs again…")
             spawn(self.controller.retry_crossmatch(self.candidate.id), name="verify-retry")
 
-    def _catalog_changed(self, image_id: int) -> None:
-        if self.candidate is not None and self.candidate.id == image_id:
+    def _catalog_changed(self, image_id: int, stored: Candidate | None = None) -> None:
+        if self.candidate is None or self.candidate.id != image_id:
+            return
+        if stored is None:  # only "asking now": read what the store holds
             spawn(self._reload(image_id), name="verify-reload")
+            return
+        self.show_candidate(stored)
+        self.status.setText(f"#{image_id}: {CATALOG_TEXT[stored.catalog_verdict]}")
 
     async def _reload(self, image_id: int) -> None:
         fresh = await self.controller.get_candidate(image_id)

@@ -149,6 +149,8 @@ async def test_retry_crossmatch_says_pending_then_the_stored_verdict(agent: Any)
         assert {e.image_id for e in checked} == {cand.id}
         fresh = await agent.get_candidate(cand.id)
         assert checked[-1].verdict is fresh.catalog_verdict
+        # The answer carries the record as stored, so a view needs no second read.
+        assert checked[-1].candidate == fresh
         if cand.image.provenance.sky is None:
             assert [e.verdict for e in checked] == [CatalogVerdict.NO_POSITION]
         else:

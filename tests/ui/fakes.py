@@ -539,7 +539,7 @@ class FakeController:
         if c is None:
             return
         if c.image.provenance.sky is None:  # nothing to ask, as the real agent says
-            self.emit(CatalogChecked(image_id, CatalogVerdict.NO_POSITION))
+            self.emit(CatalogChecked(image_id, CatalogVerdict.NO_POSITION, c))
             return
         self._pending_xm[image_id] = tuple(
             CrossMatch(x.service, MatchStatus.PENDING, x.radius_arcsec) for x in c.crossmatches
@@ -561,7 +561,9 @@ class FakeController:
             )
             for x in c.crossmatches
         )
-        self.emit(CatalogChecked(image_id, CatalogVerdict.INCOMPLETE))
+        self.emit(
+            CatalogChecked(image_id, CatalogVerdict.INCOMPLETE, await self.get_candidate(image_id))
+        )
 
     # -- settings
     def data_folder(self) -> Path:

@@ -82,3 +82,46 @@ def test_gallery_and_verification_over_the_real_agent(qtbot: QtBot, runtime: Age
     candidate = labelled.result()
     assert candidate is not None and candidate.label is not None
     assert candidate.label.value is LabelValue.TRUE_POSITIVE
+
+
+def test_asking_the_catalogs_again_updates_the_views_from_the_event(
+    qtbot: QtBot, runtime: AgentRuntime
+) -> None:
+    """The retry's answer carries the stored candidate: Verification and the Gallery row
+    take it from the event, with no read of the store beyond the agent's own."""
+    win = MainWindow(runtime, AgentBridge(runtime), url_opener=lambda url: None)
+    qtbot.addWidget(win)
+    win.show()
+    win.show_panel("Gallery")
+    qtbot.waitUntil(lambda: win.gallery.model.rowCount() >= 1, timeout=15000)
+    first = win.gallery.model.candidate_at(0)
+    win.open_candidate(first.id)
+    qtbot.waitUntil(
+        lambda: (
+            win.verification.candidate is not None and win.verification.candidate.id == first.id
+        ),
+        timeout=10000,
+    )
+    reads: list[int] = []
+    real_get = runtime.get_candidate
+
+    async def counting_get(image_id: int):  # type: ignore[no-untyped-def]
+        reads.append(image_id)
+        return await real_get(image_id)
+
+    runtime.get_candidate = counting_get  # type: ignore[method-assign]
+    win.verification.status.setText("")
+    # The demo cutouts have no sky position, so the window's button is off for them; the
+    # controller call is what the button does. The agent answers at once with the verdict.
+    retry = asyncio.ensure_future(runtime.retry_crossmatch(first.id))
+    qtbot.waitUntil(retry.done, timeout=15000)
+    retry.result()
+    qtbot.waitUntil(
+        lambda: win.verification.status.text().startswith(f"#{first.id}:"), timeout=15000
+    )
+    qtbot.wait(300)  # any re-read the views would start has started by now
+    assert reads == [first.id]  # the agent's own look-up; the views read nothing
+    shown = win.verification.candidate
+    row = win.gallery.model.row_of(first.id)
+    assert shown is not None and row is not None
+    assert win.gallery.model.candidate_at(row).catalog_verdict is shown.catalog_verdict

@@ -58,7 +58,7 @@ class CrossMatchNotifyStage:
         refreshed = await run_in(self.ex.db, self.repo.save_crossmatches, candidate.id, results)
         if refreshed is not None:
             candidate = refreshed
-            self.emit(CatalogChecked(candidate.id, candidate.catalog_verdict))
+            self.emit(CatalogChecked(candidate.id, candidate.catalog_verdict, candidate))
         return candidate, results
 
     async def check(self, candidate: Candidate, *, notify: bool) -> Candidate:
