@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from astropy.io.fits import Header
-from astropy.wcs import WCS
 
 from astrolens.domain.errors import UnreadableImageError
 from astrolens.domain.images import DecodedImage, FloatImage, ImageGroup, Provenance, RawImage
@@ -35,6 +33,10 @@ from astrolens.imaging.stamps import (
 )
 from astrolens.imaging.stretch import StretchMethod, scale_photographic, stretch
 from astrolens.imaging.wcs import celestial_wcs, center_sky, pixel_scale_arcsec, pixel_to_sky
+
+if TYPE_CHECKING:  # astropy loads with the first FITS file, not for JPEG/PNG scans
+    from astropy.io.fits import Header
+    from astropy.wcs import WCS
 
 TRIPLET_KEYS: tuple[str, ...] = ("science", "template", "difference")
 

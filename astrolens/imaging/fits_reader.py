@@ -12,15 +12,16 @@ import io
 import re
 import zlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from astropy.io import fits
 
 from astrolens.domain.errors import UnreadableImageError
 from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
 
-_IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
+if TYPE_CHECKING:  # astropy loads with the first FITS file, not for JPEG/PNG scans
+    from astropy.io import fits
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,8 @@ def read_fits(
 ) -> FitsData:
     _require_end_card(data, name)
     _require_sane_naxis(data, name)
+    from astropy.io import fits
+
     try:
         with fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False) as hdul:
             return _first_image(hdul, name, max_pixels, max_decoded_bytes)
@@ -145,8 +148,11 @@ def _require_end_card(data: bytes, name: str) -> None:
 def _first_image(
     hdul: fits.HDUList, name: str, max_pixels: int, max_decoded_bytes: int | None
 ) -> FitsData:
+    from astropy.io import fits
+
+    image_hdus = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
     for index, hdu in enumerate(hdul):
-        if not isinstance(hdu, _IMAGE_HDUS):
+        if not isinstance(hdu, image_hdus):
             continue
         header = hdu.header
         axes = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, int(header.get("NAXIS", 0)) + 1)]

@@ -94,15 +94,18 @@ class PooledDecoder:
         finally:
             self._release()
 
-    def close(self) -> None:
-        """Stop the workers (idempotent). Work in flight is cancelled, not awaited."""
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the workers (idempotent): queued files are cancelled, a file being decoded
+        gets `timeout_s` to finish, then its worker is terminated. Returns when no worker
+        process and no pool thread is left, so nothing outlives the app."""
         with self._lock:
             pool, self._pool = self._pool, None
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
                 self._idle_timer = None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool, timeout_s)
+            _stop_resource_tracker()
 
     # -- the pool's life ---------------------------------------------------------------------
 
@@ -144,10 +147,47 @@ class PooledDecoder:
                 return
             pool, self._pool = self._pool, None
         log.info("stopping the idle decode workers")
-        pool.shutdown(wait=False)
+        _stop(pool, 5.0)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool, 5.0)
+
+
+def _stop(pool: ProcessPoolExecutor, timeout_s: float) -> None:
+    """Shut a pool down within `timeout_s`: cancel what is queued, let a running decode end,
+    terminate a worker that does not, and wait for the pool's manager thread (a non-daemon
+    thread that would otherwise outlive the app's quit)."""
+    # The executor keeps its worker processes and manager thread in private attributes; read
+    # them defensively, since shutdown(wait=True) alone has no time limit.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.is_alive():
+            log.warning(
+                "decode worker %s did not stop in %.0f s: terminating it", worker.pid, timeout_s
+            )
+            worker.terminate()
+            worker.join(1.0)
+    if manager is not None:
+        manager.join(max(0.5, deadline - time.monotonic()))
+
+
+def _stop_resource_tracker() -> None:
+    """The first spawned worker also starts multiprocessing's resource-tracker process, which
+    otherwise ends only after the app does, as an orphan nobody may reap. Stopping it here
+    reaps it; the next pool starts a new one if it needs it."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # private, 3.8-3.13
+    if callable(stop):
+        try:
+            stop()
+        except Exception:  # never let a tidy-up step fail the app's quit
+            log.debug("could not stop the resource tracker", exc_info=True)

@@ -13,12 +13,6 @@ import enum
 
 import numpy as np
 import numpy.typing as npt
-from astropy.visualization import (
-    AsinhStretch,
-    LinearStretch,
-    LogStretch,
-    ZScaleInterval,
-)
 
 from astrolens.domain.images import FloatImage
 
@@ -75,6 +69,9 @@ def stretch(
     norm = (arr - vmin) / span
     np.clip(norm, 0.0, 1.0, out=norm)
     norm[~np.isfinite(norm)] = 0.0
+    # Imported here: 8-bit pictures never need astropy, and a scan of them starts faster.
+    from astropy.visualization import AsinhStretch, LinearStretch, LogStretch
+
     if method is StretchMethod.ASINH:
         norm = AsinhStretch(a=asinh_a)(norm, clip=True)
     elif method is StretchMethod.LOG:
@@ -95,6 +92,8 @@ def limits(
     if sample.size == 0:
         raise ValueError("the image has no finite pixels")
     if method is StretchMethod.ZSCALE:
+        from astropy.visualization import ZScaleInterval
+
         lo, hi = ZScaleInterval().get_limits(sample)
         return float(lo), float(hi)
     lo, hi = np.percentile(sample, [lower_percentile, upper_percentile])

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io.fits import Header
-from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from astrolens.domain.sky import SkyPosition
 from astrolens.imaging import quiet  # noqa: F401  (warning filters, before any decode thread)
+
+if TYPE_CHECKING:  # astropy is imported when a FITS header is read, not by JPEG/PNG scans
+    from astropy.io.fits import Header
+    from astropy.wcs import WCS
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ def celestial_wcs(header: Header | None) -> WCS | None:
     """The 2-D celestial part of the header's WCS, or None when absent or unusable."""
     if header is None or "CTYPE1" not in header:
         return None
+    from astropy.wcs import WCS
+
     try:
         full = WCS(header, relax=True)
         if not full.has_celestial:
@@ -61,6 +65,8 @@ def center_sky(wcs: WCS, shape: tuple[int, ...]) -> SkyPosition | None:
 
 def pixel_scale_arcsec(wcs: WCS) -> float | None:
     """Mean pixel side in arcseconds, or None when the WCS has no sensible scale."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
     try:
         scales = proj_plane_pixel_scales(wcs)
     except Exception:

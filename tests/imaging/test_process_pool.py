@@ -94,3 +94,20 @@ def test_no_workers_means_every_file_decodes_in_process(shared_data: Path) -> No
     pooled = PooledDecoder(ImageDecoder(), workers=0)
     assert len(pooled.decode(raw_from(shared_data / "fits" / "M51.fits"))) > 1
     assert pooled.pooled_files == 0 and pooled._pool is None
+
+
+def test_close_leaves_no_worker_process_and_no_pool_thread(shared_data: Path) -> None:
+    """The desktop agent checks at quit that no non-daemon thread is left (the pool's
+    manager thread is one): close() waits for them, bounded."""
+    pooled = PooledDecoder(ImageDecoder(), workers=1, min_bytes=256 * 1024)
+    pooled.decode(raw_from(shared_data / "fits" / "M51.fits"))
+    pool = pooled._pool
+    assert pool is not None
+    workers = list(pool._processes.values())
+    manager = pool._executor_manager_thread
+    assert workers and manager is not None and manager.is_alive()
+    started = time.monotonic()
+    pooled.close()
+    assert time.monotonic() - started < 5.5
+    assert not manager.is_alive()
+    assert not any(w.is_alive() for w in workers)

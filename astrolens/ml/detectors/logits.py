@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import logsumexp, softmax
 
 from astrolens.ml.detectors._arrays import Matrix, NotFittedError, Scores, as_matrix
 from astrolens.ml.detectors.mahalanobis import pseudo_classes
@@ -27,6 +26,8 @@ from astrolens.ml.detectors.mahalanobis import pseudo_classes
 def msp_score(logits: npt.ArrayLike) -> Scores:
     """1 - max softmax probability: 0 for a confident prediction, up to 1 - 1/C when flat."""
     z = np.asarray(logits, dtype=np.float64)
+    from scipy.special import softmax  # here: the default ensemble never loads scipy
+
     return 1.0 - softmax(z, axis=1).max(axis=1)
 
 
@@ -34,6 +35,8 @@ def energy_score(logits: npt.ArrayLike, temperature: float = 1.0) -> Scores:
     """Energy E(x) = -T * logsumexp(logits / T). In-distribution inputs have large logits and
     so low (very negative) energy: higher energy = more anomalous, no sign flip needed."""
     z = np.asarray(logits, dtype=np.float64)
+    from scipy.special import logsumexp
+
     return -temperature * logsumexp(z / temperature, axis=1)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 FEATURE_NAMES: tuple[str, ...] = (
     "concentration",  # 5 log10(r80 / r20) of the growth curve
@@ -126,6 +125,8 @@ def photometric_features(image: npt.ArrayLike) -> npt.NDArray[np.float32]:
     total = flux[inside].sum() + _EPS
     rotated = lum[::-1, ::-1]
     asymmetry = np.abs(lum - rotated)[inside].sum() / (2 * np.abs(lum)[inside].sum() + _EPS)
+    from scipy import ndimage  # here: every scan imports this package, few measure photometry
+
     smooth = ndimage.gaussian_filter(lum, sigma=max(1.0, 0.25 * r_petro))
     clumpy = inside & (r > 0.25 * r_petro)
     smoothness = np.clip(lum - smooth, 0, None)[clumpy].sum() / total
