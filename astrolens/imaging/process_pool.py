@@ -105,7 +105,6 @@ class PooledDecoder:
                 self._idle_timer = None
         if pool is not None:
             _stop(pool, timeout_s)
-            _stop_resource_tracker()
 
     # -- the pool's life ---------------------------------------------------------------------
 
@@ -177,17 +176,3 @@ def _stop(pool: ProcessPoolExecutor, timeout_s: float) -> None:
             worker.join(1.0)
     if manager is not None:
         manager.join(max(0.5, deadline - time.monotonic()))
-
-
-def _stop_resource_tracker() -> None:
-    """The first spawned worker also starts multiprocessing's resource-tracker process, which
-    otherwise ends only after the app does, as an orphan nobody may reap. Stopping it here
-    reaps it; the next pool starts a new one if it needs it."""
-    from multiprocessing import resource_tracker
-
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # private, 3.8-3.13
-    if callable(stop):
-        try:
-            stop()
-        except Exception:  # never let a tidy-up step fail the app's quit
-            log.debug("could not stop the resource tracker", exc_info=True)
