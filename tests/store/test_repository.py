@@ -24,19 +24,20 @@ from tests.store.builders import (
 )
 
 
-@pytest.mark.parametrize(
-    "port",
-    [
-        ImageStore,
-        VectorStore,
-        ScoreStore,
-        CandidateStore,
-        CrossMatchStore,
-        LearningStore,
-        RunStore,
-        StatsStore,
-    ],
+# The narrow ports the composite Repository port is made of (domain/store_ports.py).
+STORE_PORTS = (
+    ImageStore,
+    VectorStore,
+    ScoreStore,
+    CandidateStore,
+    CrossMatchStore,
+    LearningStore,
+    RunStore,
+    StatsStore,
 )
+
+
+@pytest.mark.parametrize("port", STORE_PORTS)
 def test_implements_every_store_port(repo: SqliteRepository, port: type) -> None:
     port_methods = {
         name for name in vars(port) if not name.startswith("_") and callable(getattr(port, name))
@@ -47,16 +48,7 @@ def test_implements_every_store_port(repo: SqliteRepository, port: type) -> None
 
 
 def test_the_repository_port_is_the_union_of_the_store_ports() -> None:
-    assert set(Repository.__mro__) >= {
-        ImageStore,
-        VectorStore,
-        ScoreStore,
-        CandidateStore,
-        CrossMatchStore,
-        LearningStore,
-        RunStore,
-        StatsStore,
-    }
+    assert set(Repository.__mro__) >= set(STORE_PORTS)
 
 
 def test_integrity_check_and_pragmas(repo: SqliteRepository) -> None:
