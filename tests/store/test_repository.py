@@ -23,7 +23,6 @@ from tests.store.builders import (
     decoded,
 )
 
-
 # The narrow ports the composite Repository port is made of (domain/store_ports.py).
 STORE_PORTS = (
     ImageStore,
