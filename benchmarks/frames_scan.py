@@ -1,13 +1,15 @@
 """A scan of large frames: decode in worker processes against decode on the io threads.
 
     PYTHONPATH=. python benchmarks/frames_scan.py [--frames 12] [--side 1024] [--repeats 2]
+        [--folder DIR]
 
 Writes `--frames` synthetic star fields (float32 FITS, `--side` px square, stars and a few
 galaxies on a noisy sky, each seed its own field so nothing is a duplicate), then runs the
 real `astrolens scan` on them in a fresh home, interleaved: with the default decode workers
 and with ASTROLENS_DECODE_WORKERS=0 (every frame decoded on the app's io threads, as before).
 Each frame becomes a preview and up to 64 stamps. Wall and CPU seconds and peak RSS come from
-the child's rusage; read the ratio, measured in the same run.
+the child's rusage; read the ratio, measured in the same run. `--folder` scans a folder of
+real frames instead of the synthetic ones.
 """
 
 from __future__ import annotations
@@ -79,12 +81,16 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--side", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--folder", type=Path, help="real frames to scan instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "frames"
-        write_frames(folder, args.frames, args.side)
-        size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-        print(f"## A scan of {args.frames} frames of {args.side} px ({size_mb:.0f} MB)")
+        folder = args.folder or Path(tmp) / "frames"
+        if args.folder is None:
+            write_frames(folder, args.frames, args.side)
+        files = [p for p in folder.iterdir() if p.is_file()]
+        size_mb = sum(p.stat().st_size for p in files) / 1e6
+        what = f"{folder}" if args.folder else f"{args.frames} frames of {args.side} px"
+        print(f"## A scan of {what} ({len(files)} files, {size_mb:.0f} MB)")
         print(f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})\n")
         print("| decode | wall s | CPU s | peak RSS MB | wall / in-process |")
         print("|---|---|---|---|---|")

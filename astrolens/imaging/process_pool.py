@@ -45,12 +45,15 @@ def _decode_in_worker(raw: RawImage) -> list[DecodedImage]:
 
 
 def default_workers() -> int:
-    """One worker per core but the one the embedder needs (at least one);
+    """One worker per core beyond two: the embedder keeps one core busy and the io threads
+    and the loop another. On two cores there is no core to spare, and measured there
+    (benchmarks/frames_scan.py) one worker saved 4-10 % on 12 synthetic 1024-px frames but
+    cost 4-14 % on the 8 real frames of the demo, its start-up not paid back: so none.
     ASTROLENS_DECODE_WORKERS overrides it (0 decodes every file in-process)."""
     wanted = os.environ.get("ASTROLENS_DECODE_WORKERS", "").strip()
     if wanted.isdigit():
         return int(wanted)
-    return max(1, (os.cpu_count() or 1) - 1)
+    return max(0, (os.cpu_count() or 1) - 2)
 
 
 class PooledDecoder:

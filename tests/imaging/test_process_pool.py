@@ -111,3 +111,14 @@ def test_close_leaves_no_worker_process_and_no_pool_thread(shared_data: Path) ->
     assert time.monotonic() - started < 5.5
     assert not manager.is_alive()
     assert not any(w.is_alive() for w in workers)
+
+
+@pytest.mark.parametrize(("cores", "env", "workers"), [(2, "", 0), (8, "", 6), (2, "3", 3)])
+def test_workers_default_to_the_cores_beyond_two_unless_set(
+    monkeypatch: pytest.MonkeyPatch, cores: int, env: str, workers: int
+) -> None:
+    from astrolens.imaging import process_pool
+
+    monkeypatch.setattr(process_pool.os, "cpu_count", lambda: cores)
+    monkeypatch.setenv("ASTROLENS_DECODE_WORKERS", env)
+    assert process_pool.default_workers() == workers
