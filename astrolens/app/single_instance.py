@@ -61,6 +61,10 @@ class InstanceServer(QObject):
     def _accept(self) -> None:
         while (sock := self.server.nextPendingConnection()) is not None:
             sock.readyRead.connect(lambda s=sock: self._read(s))
+            # A command sent with the connection may already sit in the buffer, its
+            # readyRead gone by before the slot was connected (a busy loop): read it now.
+            if sock.bytesAvailable():
+                self._read(sock)
 
     def _read(self, sock: QLocalSocket) -> None:
         while sock.canReadLine():

@@ -189,7 +189,8 @@ def test_bundle_tray_agent_starts_and_quits_cleanly(
                 sys.executable,
                 "-c",
                 "import sys; from astrolens.app.single_instance import ask_running_instance as a; "
-                "print(a(sys.argv[1], 'quit'))",
+                # A patient ask: the first cycle may keep the agent's loop busy for a moment.
+                "print(a(sys.argv[1], 'quit', timeout_ms=15000))",
                 server,
             ],
             env={**desktop.env, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"},
