@@ -130,10 +130,14 @@ class PooledDecoder:
             self._busy -= 1
             self._last_used = time.monotonic()
             if self._busy == 0 and self._pool is not None and self._idle_timer is None:
-                self._idle_timer = threading.Timer(self.idle_s, self._stop_if_idle)
-                self._idle_timer.name = "astrolens-decode-idle"
-                self._idle_timer.daemon = True
-                self._idle_timer.start()
+                self._arm_idle_timer(self.idle_s)
+
+    def _arm_idle_timer(self, delay_s: float) -> None:
+        """Call with the lock held: check for idleness in `delay_s`."""
+        self._idle_timer = threading.Timer(delay_s, self._stop_if_idle)
+        self._idle_timer.name = "astrolens-decode-idle"
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
 
     def _stop_if_idle(self) -> None:
         with self._lock:
@@ -142,10 +146,7 @@ class PooledDecoder:
             if self._busy or self._pool is None:
                 return
             if idle_for < self.idle_s:  # used again since the timer started: wait the rest
-                self._idle_timer = threading.Timer(self.idle_s - idle_for, self._stop_if_idle)
-                self._idle_timer.name = "astrolens-decode-idle"
-                self._idle_timer.daemon = True
-                self._idle_timer.start()
+                self._arm_idle_timer(self.idle_s - idle_for)
                 return
             pool, self._pool = self._pool, None
         log.info("stopping the idle decode workers")
