@@ -388,4 +388,4 @@ class GalleryPanel(QWidget):
             return
         cand = await self.controller.get_candidate(image_id)
         if cand is not None:
-            self.model.replace_candidate(cand)
+            self._refresh_one(image_id, cand)

@@ -542,6 +542,5 @@ class VerificationPanel(QWidget):
 
     async def _reload(self, image_id: int) -> None:
         fresh = await self.controller.get_candidate(image_id)
-        if fresh is not None and self.candidate is not None and self.candidate.id == image_id:
-            self.show_candidate(fresh)
-            self.status.setText(f"#{image_id}: {CATALOG_TEXT[fresh.catalog_verdict]}")
+        if fresh is not None:  # shown as if the event had carried it
+            self._catalog_changed(image_id, fresh)
