@@ -11,11 +11,11 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console
 
 from astrolens.app import render
+from astrolens.app.arguments import require_paths
 from astrolens.app.context import AppOptions, AstroLensApp
 from astrolens.domain.errors import ConfigurationError
 from astrolens.domain.events import Event, Progress
@@ -32,14 +32,6 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def _require_paths(paths: list[Path]) -> list[Path]:
-    resolved = [p.expanduser() for p in paths]
-    for path in resolved:
-        if not path.exists():
-            raise ConfigurationError(f"no such file or folder: {path}")
-    return resolved
-
-
 # ---------------------------------------------------------------------- scan
 
 
@@ -51,7 +43,7 @@ async def _run_one_cycle(pipeline: DiscoveryPipeline) -> CycleReport:
 
 
 def scan(args: argparse.Namespace) -> int:
-    paths = _require_paths(args.paths)
+    paths = require_paths(args.paths)
     console = _console()
     app = AstroLensApp(
         options=AppOptions(
@@ -170,10 +162,10 @@ async def _headless_loop(pipeline: DiscoveryPipeline, *, once: bool) -> None:
 def score(args: argparse.Namespace) -> int:
     from astrolens.services.batch_score import score_paths, write_scores_csv
 
-    reference = _require_paths([args.reference])[0]
+    reference = require_paths([args.reference])[0]
     if not reference.is_dir():
         raise ConfigurationError(f"--reference must be a folder: {reference}")
-    queries = _require_paths(args.queries)
+    queries = require_paths(args.queries)
     app = AstroLensApp(
         options=AppOptions(aggressive=True if args.aggressive else None, model=args.model)
     )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from astrolens.app.arguments import require_paths
 from astrolens.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -111,14 +112,6 @@ def _summary_table(console: Console, summary: BatchSummary) -> None:
     console.print(f"shards in {summary.output}; merge them with: astrolens ingest {summary.output}")
 
 
-def _require_paths(paths: list[Path]) -> list[Path]:
-    resolved = [p.expanduser() for p in paths]
-    for path in resolved:
-        if not path.exists():
-            raise ConfigurationError(f"no such file or folder: {path}")
-    return resolved
-
-
 def batch(args: argparse.Namespace) -> int:
     from astrolens.app.batch import require_cluster_extra
 
@@ -128,10 +121,10 @@ def batch(args: argparse.Namespace) -> int:
     from astrolens.app.batch.run import prepare, run_partitions
     from astrolens.app.context import AppOptions, AstroLensApp
 
-    reference = _require_paths([args.reference])[0]
+    reference = require_paths([args.reference])[0]
     if not reference.is_dir():
         raise ConfigurationError(f"--reference must be a folder: {reference}")
-    inputs = _require_paths(args.inputs)
+    inputs = require_paths(args.inputs)
     if args.workers is not None and args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
     console = _console()
@@ -168,7 +161,7 @@ def ingest(args: argparse.Namespace) -> int:
     from astrolens.app.batch.ingest import ingest as run_ingest
     from astrolens.app.context import AstroLensApp
 
-    output = _require_paths([args.output])[0]
+    output = require_paths([args.output])[0]
     app = AstroLensApp()
     try:
         summary = run_ingest(app, output)
