@@ -223,9 +223,7 @@ class RssSampler:
 
 
 def run_synthetic(count: int, baseline: int, work: Path, env: dict[str, str]) -> None:
-    from distributed import Client, LocalCluster
-
-    from astrolens.app.batch.cluster import SINGLE_THREAD_ENV
+    from astrolens.app.batch.cluster import open_client
     from astrolens.app.batch.shards import read_rows
 
     data, ref = work / "synthetic", work / "synthetic-reference"
@@ -250,20 +248,10 @@ def run_synthetic(count: int, baseline: int, work: Path, env: dict[str, str]) ->
 
     out = work / "synthetic-batch"
     killed: list[int] = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            env=SINGLE_THREAD_ENV,
-        ) as cluster,
-        Client(cluster) as client,
-        RssSampler(client) as sampler,
-    ):
+    # The product's own local cluster (one thread per worker process), as `batch` opens it.
+    with open_client(workers=2) as client, RssSampler(client) as sampler:
         args = [
-            *("batch", *model, "--reference", str(ref), "--scheduler", cluster.scheduler_address),
+            *("batch", *model, "--reference", str(ref), "--scheduler", client.scheduler.address),
             *("--partition-size", "1000", "--output", str(out), str(data)),
         ]
         proc = subprocess.Popen(
