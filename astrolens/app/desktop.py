@@ -30,6 +30,7 @@ from astrolens.app.crash_log import (
     install_crash_handler,
     loop_exception_handler,
 )
+from astrolens.app.loop_watchdog import LoopWatchdog
 from astrolens.app.signal_wakeup import SignalWakeup
 from astrolens.app.single_instance import InstanceServer, ask_running_instance, instance_name
 from astrolens.domain.labels import LabelValue
@@ -368,10 +369,13 @@ def run_desktop(
         api_port=getattr(args, "port", None),
     )
     wakeup = SignalWakeup(agent.request_quit)
+    watchdog = LoopWatchdog(loop)
+    watchdog.start()
     try:
         with loop:
             loop.run_until_complete(agent.run())
     finally:
+        watchdog.stop()
         wakeup.close()
         asyncio.set_event_loop(None)
     leftover = [

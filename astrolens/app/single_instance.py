@@ -28,19 +28,30 @@ def instance_name(home: Path | None = None) -> str:
 
 
 def ask_running_instance(name: str, command: str, timeout_ms: int = 1500) -> str | None:
-    """Send one command to a running agent; its answer, or None when none runs."""
+    """Send one command to a running agent; its answer, or None when none runs.
+
+    An agent that is connected but has not answered within `timeout_ms` gives ""."""
     sock = QLocalSocket()
     sock.connectToServer(name)
     if not sock.waitForConnected(timeout_ms):
         return None
     sock.write(command.encode() + b"\n")
     sock.waitForBytesWritten(timeout_ms)
-    answer = b""
-    while sock.waitForReadyRead(timeout_ms):
-        answer += bytes(sock.readAll().data())
-        if answer.endswith(b"\n"):
-            break
+    answer = read_line(sock, timeout_ms)
     sock.disconnectFromServer()
+    return answer
+
+
+def read_line(sock: QLocalSocket, timeout_ms: int) -> str:
+    """One answer line. Qt's blocking calls read whatever has arrived into the socket's
+    buffer (waitForBytesWritten does too), and waitForReadyRead waits only for bytes that
+    come after: so what is buffered is taken first, or a quick answer is missed."""
+    answer = b""
+    while not answer.endswith(b"\n"):
+        if sock.bytesAvailable() > 0:
+            answer += bytes(sock.readAll().data())
+        elif not sock.waitForReadyRead(timeout_ms):
+            break
     return answer.decode().strip()
 
 
@@ -51,6 +62,7 @@ class InstanceServer(QObject):
     def __init__(self, name: str, handler: Callable[[str], str]) -> None:
         super().__init__()
         self.handler = handler
+        self._clients: set[QLocalSocket] = set()
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         QLocalServer.removeServer(name)  # a stale socket from a crashed run
@@ -60,11 +72,26 @@ class InstanceServer(QObject):
 
     def _accept(self) -> None:
         while (sock := self.server.nextPendingConnection()) is not None:
-            sock.readyRead.connect(lambda s=sock: self._read(s))
+            # Held here until it disconnects, then deleted: the server would otherwise keep
+            # every script's socket for the life of the agent.
+            self._clients.add(sock)
+            sock.readyRead.connect(self._on_ready_read)
+            sock.disconnected.connect(self._on_disconnected)
             # A command sent with the connection may already sit in the buffer, its
             # readyRead gone by before the slot was connected (a busy loop): read it now.
             if sock.bytesAvailable():
                 self._read(sock)
+
+    def _on_ready_read(self) -> None:
+        sock = self.sender()
+        if isinstance(sock, QLocalSocket):
+            self._read(sock)
+
+    def _on_disconnected(self) -> None:
+        sock = self.sender()
+        if isinstance(sock, QLocalSocket):
+            self._clients.discard(sock)
+            sock.deleteLater()
 
     def _read(self, sock: QLocalSocket) -> None:
         while sock.canReadLine():

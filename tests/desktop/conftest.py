@@ -234,7 +234,7 @@ class AgentProcess:
                 sys.executable,
                 "-c",
                 "import sys; from astrolens.app.single_instance import ask_running_instance as a; "
-                "r = a(sys.argv[1], sys.argv[2]); print('' if r is None else r)",
+                "r = a(sys.argv[1], sys.argv[2], 5000); print('' if r is None else r)",
                 self.server,
                 command,
             ],

@@ -1,0 +1,53 @@
+"""The watchdog names what blocked the loop, and says nothing while the loop answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from astrolens.app.loop_watchdog import LoopWatchdog
+
+
+def _blocks_the_loop_for(seconds: float) -> None:
+    time.sleep(seconds)  # stands for work that should have gone to an executor
+
+
+def test_a_blocked_loop_is_logged_with_the_culprit(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> list[float]:
+        dog = LoopWatchdog(asyncio.get_running_loop(), tick_s=0.05, stall_s=0.3)
+        dog.start()
+        try:
+            await asyncio.sleep(0.2)
+            _blocks_the_loop_for(0.8)
+            await asyncio.sleep(0.3)
+        finally:
+            dog.stop()
+        return dog.stalls
+
+    with caplog.at_level(logging.WARNING, logger="astrolens.app.loop_watchdog"):
+        stalls = asyncio.run(main())
+    text = caplog.text
+    assert "has not answered" in text
+    assert "_blocks_the_loop_for" in text  # the loop thread's stack, not the watchdog's
+    assert "answers again after" in text
+    assert len(stalls) == 1 and 0.6 <= stalls[0] <= 2.0
+
+
+def test_a_loop_that_answers_is_not_reported(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> list[float]:
+        dog = LoopWatchdog(asyncio.get_running_loop(), tick_s=0.05, stall_s=0.5)
+        dog.start()
+        try:
+            for _ in range(10):
+                _blocks_the_loop_for(0.02)
+                await asyncio.sleep(0.03)
+        finally:
+            dog.stop()
+        return dog.stalls
+
+    with caplog.at_level(logging.WARNING, logger="astrolens.app.loop_watchdog"):
+        assert asyncio.run(main()) == []
+    assert caplog.text == ""
