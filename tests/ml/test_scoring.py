@@ -253,3 +253,59 @@ def test_folds_fitted_on_threads_give_the_same_scores_and_kept_detectors_as_one_
     probe = rng.normal(size=(10, 24)).astype(np.float32)
     for a, b in zip(kept_serial, kept_threaded, strict=True):
         np.testing.assert_array_equal(a.score(probe), b.score(probe))
+
+
+# -- a first scan: the batch is its own reference ------------------------------------------
+
+
+def test_a_first_scan_gives_uniform_p_values_to_its_normal_images() -> None:
+    """Cross-conformal over the batch: each image's score comes from detectors that never
+    saw it, so the batch's normal images get p-values that are uniform, as new ones would."""
+    p_all: list[float] = []
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        results = EnsembleScorer(seed=seed).score_cross_fitted(
+            _normals(rng, 300), np.zeros((0, DIM), np.float32), group="g", model_id="m"
+        )
+        p_all += [r.p_value for r in results]
+    p = np.array(p_all)
+    assert kstest(p, "uniform").statistic < 0.08
+    assert p.mean() == pytest.approx(0.5, abs=0.04)
+    assert np.mean(p <= 0.05) <= 0.07
+
+
+def test_a_first_scan_finds_its_outliers_and_judges_nobody_against_itself() -> None:
+    rng = np.random.default_rng(3)
+    batch = np.vstack([_normals(rng, 400), _outliers(rng, 3)])
+    scorer = EnsembleScorer(seed=0)
+    results = scorer.score_cross_fitted(batch, batch[:0], group="g", model_id="m")
+    out, normal = results[400:], results[:400]
+    # Scored by detectors fitted without it, an outlier is far from all they saw: the
+    # three take the three smallest p-values the pool allows (each outranked only by the
+    # other outliers), and outscore every normal image.
+    assert sorted(r.p_value for r in out) == pytest.approx([1 / 403, 2 / 403, 3 / 403])
+    assert min(r.score for r in out) > max(r.score for r in normal)
+    assert all(r.verdict is not Verdict.NORMAL for r in out[:2])
+    assert sum(r.verdict is not Verdict.NORMAL for r in normal) <= 2
+    assert {r.calibration_version for r in results} == {scorer.calibration.version}
+    assert scorer.calibration.reference_size == 403  # left calibrated on the pool
+    # The same batch in the same order gives the same verdicts.
+    again = EnsembleScorer(seed=0).score_cross_fitted(batch, batch[:0], group="g", model_id="m")
+    assert [r.p_value for r in again] == [r.p_value for r in results]
+
+
+def test_a_first_scan_with_a_reference_judges_only_the_batch() -> None:
+    rng = np.random.default_rng(4)
+    reference, batch = _normals(rng, 200), np.vstack([_normals(rng, 50), _outliers(rng, 2)])
+    results = EnsembleScorer(seed=0).score_cross_fitted(batch, reference, group="g", model_id="m")
+    assert len(results) == 52
+    assert all(r.p_value <= 2 / 252 for r in results[50:])
+
+
+def test_a_first_scan_too_small_to_calibrate_is_ranked_never_an_anomaly() -> None:
+    rng = np.random.default_rng(5)
+    batch = np.vstack([_normals(rng, 12), _outliers(rng, 1)])
+    results = EnsembleScorer(seed=0).score_cross_fitted(batch, batch[:0], group="g", model_id="m")
+    assert len(results) == 13
+    assert all(r.verdict is not Verdict.ANOMALY for r in results)
+    assert results[12].verdict is Verdict.NEAR_MISS

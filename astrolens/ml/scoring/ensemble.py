@@ -138,6 +138,8 @@ class EnsembleScorer:
         self._normalisers: list[_Normaliser] = []
         self._weights = np.zeros(0)
         self._combined_cal = np.zeros(0)
+        self._pool_combined: npt.NDArray[np.float64] = np.zeros(0)
+        self._pool_raw: npt.NDArray[np.float64] = np.zeros((0, 0))
         self._reference: Matrix | None = None  # kept only in bootstrap mode
         self._calibration: Calibration | None = None
         self._fdr = self._new_fdr()
@@ -225,35 +227,61 @@ class EnsembleScorer:
     ) -> list[ScoreResult]:
         """Score a batch that must also serve as its own reference (a first scan).
 
-        Each of `n_splits` folds of the batch is scored by an ensemble fitted on `reference`
-        plus the other folds, so no image is judged against itself; then one BH over the whole
-        batch sets the verdicts (a single decision over a known set of p-values, so the batch's
-        FDR is controlled as in a one-shot conformal test). The split is by position, so the
-        same batch gives the same verdicts every time. Leaves this scorer fitted on the last
-        fold's reference; the caller refits on the stored normals afterwards.
+        The ensemble is calibrated on `reference` plus the batch, K-fold out of fold: every
+        image's score comes from detectors fitted without its fold, and its p-value ranks
+        that score among the other images' out-of-fold scores (leave one out). That is
+        cross-conformal prediction (Vovk 2015) over the pool, the same calibration a later
+        batch is judged against, so a first scan costs one calibration, not one per split
+        (a nested split-then-calibrate cost 5x the fits, ~60 % of a 1,150-image first scan).
+        Then one BH over the whole batch sets the verdicts (a single decision over a known
+        set of p-values). Folds follow the order given, so the same batch gives the same
+        verdicts every time. Leaves this scorer calibrated on the pool; the caller refits
+        on the stored normals afterwards.
+
+        Below `min_reference` images in all there is nothing to calibrate: the batch is
+        split in `n_splits` folds, each ranked against the others and the reference.
         """
         x = as_matrix(features)
         ref = as_matrix(reference) if len(reference) else x[:0]
+        if len(ref) + len(x) < self.min_reference:
+            return self._rank_small_batch(x, ref, group=group, model_id=model_id, n_splits=n_splits)
+        pool = np.vstack([ref, x])
+        self.fit(pool, group=group, model_id=model_id)
+        combined, raw = self._pool_combined, self._pool_raw
+        p = leave_one_out_p_values(combined)[len(ref) :]
+        thresholds = _reachable_near_miss(self._new_fdr().judge(p), len(pool) - 1)
+        version = self.calibration.version
+        names = self.detector_names
+        return [
+            ScoreResult(
+                score=float(combined[len(ref) + i]),
+                p_value=float(p[i]),
+                verdict=thresholds.judge(float(p[i])),
+                detector_scores=dict(zip(names, map(float, raw[len(ref) + i]), strict=True)),
+                calibration_version=version,
+                thresholds=thresholds,
+            )
+            for i in range(len(x))
+        ]
+
+    def _rank_small_batch(
+        self, x: Matrix, ref: Matrix, *, group: str, model_id: str, n_splits: int
+    ) -> list[ScoreResult]:
+        """A batch too small to calibrate: each fold ranked (kNN, transductive) against the
+        reference and the other folds; never an anomaly, at most a near-miss."""
         folds = np.arange(len(x)) % max(2, min(n_splits, len(x)))
         partial: list[ScoreResult | None] = [None] * len(x)
         for k in np.unique(folds):
-            rest = np.vstack([ref, x[folds != k]])
-            self.fit(rest, group=group, model_id=model_id)
+            self.fit(np.vstack([ref, x[folds != k]]), group=group, model_id=model_id)
             idx = np.flatnonzero(folds == k)
             for i, result in zip(idx, self.score(x[idx]), strict=True):
                 partial[int(i)] = result
-        done = [r for r in partial if r is not None]
-        p = np.array([r.p_value for r in done])
-        if self.calibration.bootstrap:
-            thresholds = self.calibration.thresholds
-        else:
-            thresholds = self._new_fdr().judge(p)
-            largest_fold = int(np.bincount(folds).max())
-            thresholds = _reachable_near_miss(thresholds, len(ref) + len(x) - largest_fold)
+        thresholds = self.calibration.thresholds
         results = []
-        for r in done:
+        for r in partial:
+            assert r is not None
             verdict = thresholds.judge(r.p_value)
-            if self.calibration.bootstrap and verdict is Verdict.ANOMALY:
+            if verdict is Verdict.ANOMALY:
                 verdict = Verdict.NEAR_MISS  # no calibrated p-value: never claim an anomaly
             results.append(dataclasses.replace(r, verdict=verdict, thresholds=thresholds))
         return results
@@ -275,7 +303,10 @@ class EnsembleScorer:
             [norm(oof[:, d], leave_one_out=True) for d, norm in enumerate(self._normalisers)]
         )
         self._weights = agreement_weights(z_cal)
-        self._combined_cal = np.sort(z_cal @ self._weights)
+        combined = z_cal @ self._weights
+        self._combined_cal = np.sort(combined)
+        # The reference's own out-of-fold scores, in its order: a first scan's verdicts.
+        self._pool_combined, self._pool_raw = combined, oof
         self._reference = None
 
     def _fit_bootstrap(self, ref: Matrix) -> None:
