@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from astrolens.domain.errors import StorageFullError
@@ -55,14 +56,14 @@ def sniff_extension(data: bytes) -> str:
 
 def thumbnail_png(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
     """An 8-bit PNG no larger than ``max_px`` on its long side, grey or RGB."""
-    array = np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    array = np.asarray(pixels, dtype=np.float32)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
         raise ValueError(f"expected HxW or HxWx3 pixels, got shape {array.shape}")
-    eight_bit = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    eight_bit = to_eight_bit(array)
     image = Image.fromarray(eight_bit)  # uint8 HxW -> "L", HxWx3 -> "RGB"
     # reducing_gap: a cheap box reduction first, then Lanczos over the last factor of 2 or
     # less, which no thumbnail-sized view can tell apart from Lanczos all the way.
@@ -73,6 +74,17 @@ def thumbnail_png(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
     # Encoding was 17 % of a scan, more than the network's inference.
     image.save(buffer, format="PNG", optimize=False, compress_level=1, compress_type=zlib.Z_RLE)
     return buffer.getvalue()
+
+
+def to_eight_bit(array: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """[0, 1] floats to 0..255, NaN and -inf to 0 and +inf to 255, in place on one scaled
+    copy: fmax and fmin return the number when one side is NaN, so they clip and clear NaN
+    in the same pass (nan_to_num, clip and their temporaries were 40 % of a thumbnail)."""
+    scaled = np.multiply(array, np.float32(255.0))
+    scaled += np.float32(0.5)
+    np.fmax(scaled, np.float32(0.0), out=scaled)
+    np.fmin(scaled, np.float32(255.0), out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def pixels_npy(pixels: FloatImage) -> bytes:
