@@ -45,13 +45,24 @@ class SqliteScores(SqliteStoreBase):
         out: list[tuple[ImageRecord, Candidate | None]] = []
         with self._db.atomic():
             rows = {}
+            with_candidate: set[int] = set()
             for chunk in chunks([image_id for image_id, _ in scored]):
                 rows.update({r.id: r for r in ImageRow.select().where(ImageRow.id.in_(chunk))})
+                # One query for the chunk instead of one per image: a bootstrap batch is
+                # new images, almost none of which has a candidate yet.
+                found = CandidateRow.select(CandidateRow.image).where(CandidateRow.image.in_(chunk))
+                with_candidate.update(int(c.image_id) for c in found)
             for image_id, result in scored:
                 row = rows.get(image_id)
                 if row is None:  # deleted meanwhile: nothing to score
                     continue
-                candidate = self._insert_score(image_id, model_id, result, image=row)
+                candidate = self._insert_score(
+                    image_id,
+                    model_id,
+                    result,
+                    image=row,
+                    has_candidate=image_id in with_candidate,
+                )
                 out.append((convert.image_record(row), candidate))
         return out
 
@@ -63,10 +74,12 @@ class SqliteScores(SqliteStoreBase):
         *,
         image: ImageRow | None = None,
         new_image: bool = False,
+        has_candidate: bool | None = None,
     ) -> Candidate | None:
         """Insert the score row and create or move the candidate. `image` saves a read;
         `new_image` says it was inserted in this transaction (no label or answer yet), so
-        its candidate is built here rather than read back."""
+        its candidate is built here rather than read back. `has_candidate` is whether the
+        image has a candidate already, when the caller knows."""
         thresholds = result.thresholds
         score_row = ScoreRow.create(
             image=image_id,
@@ -81,7 +94,9 @@ class SqliteScores(SqliteStoreBase):
             anomaly_p=thresholds.anomaly_p if thresholds else None,
             near_miss_p=thresholds.near_miss_p if thresholds else None,
         )
-        existing = None if new_image else CandidateRow.get_or_none(CandidateRow.image == image_id)
+        # `has_candidate` False: the caller looked (for a whole batch) and there is none.
+        looked_for = new_image or has_candidate is False
+        existing = None if looked_for else CandidateRow.get_or_none(CandidateRow.image == image_id)
         if existing is None and result.verdict not in CANDIDATE_VERDICTS:
             return None
         # A candidate follows its image's latest score, even one that turned normal after a

@@ -74,6 +74,20 @@ def test_add_scores_returns_each_record_with_its_candidate(repo: SqliteRepositor
     assert repo.count_normal_scores(MODEL, 4) == 0
 
 
+def test_add_scores_moves_a_candidate_that_already_exists(repo: SqliteRepository) -> None:
+    stored = repo.add_scored_images([new_image(1, None), new_image(2, None)])
+    was, new = (s.record.id for s in stored)
+    repo.add_score(was, MODEL, result(Verdict.NEAR_MISS, 3.0))
+    moved = repo.add_scores(
+        MODEL, [(was, result(Verdict.ANOMALY, 6.0)), (new, result(Verdict.NORMAL))]
+    )
+    candidate = moved[0][1]
+    assert candidate is not None and candidate.result.verdict is Verdict.ANOMALY
+    assert candidate == repo.get_candidate(was)
+    assert len(repo.candidates([Verdict.ANOMALY, Verdict.NEAR_MISS])) == 1  # moved, not doubled
+    assert moved[1][1] is None
+
+
 def test_recent_scores_newest_first_with_their_thresholds(
     repo: SqliteRepository, gallery: dict[str, int]
 ) -> None:
