@@ -154,3 +154,28 @@ def test_mahalanobis_matches_sklearn_pca_and_ledoit_wolf(n: int, dim: int) -> No
 
     got = MahalanobisDetector().fit(ref).score(queries)
     np.testing.assert_allclose(got, expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize(("n", "dim"), [(300, 1280), (120, 256), (400, 64), (25, 16)])
+def test_a_fold_fitted_from_the_shared_gram_matrix_scores_as_a_plain_fit(n: int, dim: int) -> None:
+    """K-fold fitting reads every fold off one Gram matrix (the Gram route, N <= D) or
+    falls back to a plain fit: either way the numbers are those of fit-then-score."""
+    rng = np.random.default_rng(n)
+    x = (rng.normal(size=(n, dim)) * np.linspace(3.0, 0.1, dim) + 2.0).astype(np.float32)
+    new = rng.normal(size=(15, dim)).astype(np.float32)
+    context = MahalanobisDetector().fold_context(x)
+    assert context is not None
+    train = np.arange(n) % 5 != 0
+    kept = MahalanobisDetector()
+    held_scores = kept.fit_fold(context, train, keep=True)
+    plain = MahalanobisDetector().fit(x[train])
+    np.testing.assert_allclose(held_scores, plain.score(x[~train]), rtol=1e-9)
+    np.testing.assert_allclose(kept.score(new), plain.score(new), rtol=1e-9)
+    dropped = MahalanobisDetector()
+    np.testing.assert_allclose(dropped.fit_fold(context, train, keep=False), held_scores)
+
+
+def test_class_conditional_and_variance_fraction_fits_take_no_gram_route() -> None:
+    x = np.random.default_rng(0).normal(size=(50, 80)).astype(np.float32)
+    assert MahalanobisDetector(n_classes=3).fold_context(x) is None
+    assert MahalanobisDetector(n_components=0.9).fold_context(x) is None

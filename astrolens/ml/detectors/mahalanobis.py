@@ -10,6 +10,7 @@ plain arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -155,6 +156,14 @@ def pseudo_classes(features: Matrix, n_classes: int, seed: int = 0) -> npt.NDArr
     return np.asarray(km.labels_, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class FoldGram:
+    """A reference's vectors (float64) and the Gram matrix of their centred copies."""
+
+    x: npt.NDArray[np.float64]
+    gram: npt.NDArray[np.float64]
+
+
 class MahalanobisDetector:
     """Squared Mahalanobis distance to the reference Gaussian.
 
@@ -198,6 +207,59 @@ class MahalanobisDetector:
         centred = z - self._means[np.searchsorted(classes, labels)]
         self._precision = _ledoit_wolf_precision(centred)
         return self
+
+    # -- K-fold fitting from one Gram matrix -------------------------------------------------
+    def fold_context(self, reference: Matrix) -> FoldGram | None:
+        """What `fit_fold` shares across the K folds of one reference: its vectors and their
+        Gram matrix, computed once. None when a fold fit would not take the Gram route (a
+        class-conditional fit, a variance-fraction PCA)."""
+        if self.n_classes != 1 or isinstance(self.n_components, float):
+            return None
+        x = as_matrix(reference).astype(np.float64)
+        # Centred once on the whole reference: each fold centres again on its own mean
+        # (translation changes no distance), and the Gram entries keep their precision.
+        centred = x - x.mean(axis=0)
+        return FoldGram(x, centred @ centred.T)
+
+    def fit_fold(self, shared: FoldGram, train: npt.NDArray[np.bool_], keep: bool) -> Scores:
+        """Fit on the rows `train` of the shared reference and score the other rows: the
+        same numbers as `fit(x[train])` then `score(x[~train])` (to rounding), without the
+        fold's own Gram product or its projections, all read off the shared Gram matrix:
+        K folds cost K eigendecompositions and one N x N x D product instead of K of
+        each. `keep` also sets the projection, so this detector can score new images."""
+        x = shared.x
+        n, d = int(train.sum()), x.shape[1]
+        cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
+        k = cap if self.n_components is None else min(int(self.n_components), cap, d)
+        if n > d or (self.n_components is None and d <= cap) or n < 2:
+            self.fit(x[train].astype(np.float32))  # not the Gram route: fit as usual
+            return self.score(x[~train].astype(np.float32))
+        held = ~train
+        gram_tt = shared.gram[np.ix_(train, train)]
+        row_mean = gram_tt.mean(axis=0)  # (x_t - m) . c' for the fold's own centre c'
+        overall = float(row_mean.mean())
+        centred_gram = gram_tt - row_mean[:, None] - row_mean[None, :] + overall
+        values, vectors = np.linalg.eigh(centred_gram)
+        values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+        scale = np.sqrt(np.clip(values, 0.0, None))
+        safe = np.where(
+            scale > 1e-12 * max(1.0, float(scale[0]) if len(scale) else 1.0), scale, np.inf
+        )
+        # The training rows' PCA scores: X_c X_c^T V / s = V diag(lambda) / s.
+        z = vectors * (values / safe)
+        self._means = z.mean(axis=0, keepdims=True)
+        self._precision = _ledoit_wolf_precision(z - self._means)
+        cross = shared.gram[np.ix_(held, train)]
+        cross_centred = cross - cross.mean(axis=1, keepdims=True) - row_mean[None, :] + overall
+        held_z = (cross_centred @ vectors) / safe
+        scores = _squared_distances(held_z, self._means, self._precision).min(axis=1)
+        if keep:
+            x_train = x[train]
+            self._centre = x_train.mean(axis=0)
+            self._proj = np.ascontiguousarray(((x_train - self._centre).T @ vectors) / safe)
+        else:
+            self._centre = self._proj = None
+        return scores
 
     def score(self, features: Matrix) -> Scores:
         if self._proj is None or self._means is None or self._precision is None:

@@ -59,6 +59,11 @@ def fold_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _fold_context(detector: Detector, reference: npt.NDArray[np.float32]) -> object | None:
+    prepare = getattr(detector, "fold_context", None)
+    return prepare(reference) if prepare is not None else None
+
+
 def out_of_fold_scores(
     factories: Sequence[Callable[[], Detector]],
     reference: npt.NDArray[np.float32],
@@ -75,14 +80,21 @@ def out_of_fold_scores(
     n_folds = max(2, min(n_folds, n))
     folds = fold_ids(n, n_folds, seed)
     out = np.empty((n, len(factories)))
+    # Detectors that fit a fold from what all folds share (Mahalanobis: one Gram matrix)
+    # get it computed once here, before the folds run.
+    shared = {d: _fold_context(make(), reference) for d, make in enumerate(factories)}
 
     def fit_fold(f: int) -> list[Detector]:
         held = folds == f
         train = reference[~held]
         fitted = []
         for d, make in enumerate(factories):
-            detector = make().fit(train)
-            out[held, d] = detector.score(reference[held])
+            detector = make()
+            context = shared[d]
+            if context is not None:
+                out[held, d] = detector.fit_fold(context, ~held, keep=f == 0)  # type: ignore[attr-defined]
+            else:
+                out[held, d] = detector.fit(train).score(reference[held])
             if f == 0:  # only these go on scoring; the others are dropped as soon as done
                 fitted.append(detector)
         return fitted
