@@ -156,7 +156,7 @@ def test_mahalanobis_matches_sklearn_pca_and_ledoit_wolf(n: int, dim: int) -> No
     np.testing.assert_allclose(got, expected, rtol=1e-8)
 
 
-@pytest.mark.parametrize(("n", "dim"), [(300, 1280), (120, 256), (400, 64), (25, 16)])
+@pytest.mark.parametrize(("n", "dim"), [(300, 1280), (120, 256), (64, 64), (25, 30)])
 def test_a_fold_fitted_from_the_shared_gram_matrix_scores_as_a_plain_fit(n: int, dim: int) -> None:
     """K-fold fitting reads every fold off one Gram matrix (the Gram route, N <= D) or
     falls back to a plain fit: either way the numbers are those of fit-then-score."""
@@ -179,3 +179,4 @@ def test_class_conditional_and_variance_fraction_fits_take_no_gram_route() -> No
     x = np.random.default_rng(0).normal(size=(50, 80)).astype(np.float32)
     assert MahalanobisDetector(n_classes=3).fold_context(x) is None
     assert MahalanobisDetector(n_components=0.9).fold_context(x) is None
+    assert MahalanobisDetector().fold_context(x[:, :40]) is None  # N > D: the scatter route

@@ -212,10 +212,14 @@ class MahalanobisDetector:
     def fold_context(self, reference: Matrix) -> FoldGram | None:
         """What `fit_fold` shares across the K folds of one reference: its vectors and their
         Gram matrix, computed once. None when a fold fit would not take the Gram route (a
-        class-conditional fit, a variance-fraction PCA)."""
+        class-conditional fit, a variance-fraction PCA, more images than dimensions)."""
         if self.n_classes != 1 or isinstance(self.n_components, float):
             return None
         x = as_matrix(reference).astype(np.float64)
+        if len(x) > x.shape[1]:
+            # Folds this large fit from the (D, D) scatter: an N x N Gram matrix would be
+            # work and memory for nothing (200 MB for a 5,000-image reference).
+            return None
         # Centred once on the whole reference: each fold centres again on its own mean
         # (translation changes no distance), and the Gram entries keep their precision.
         centred = x - x.mean(axis=0)
