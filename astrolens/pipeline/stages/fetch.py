@@ -1,8 +1,8 @@
 """The first stage: plan each source's tasks for a cycle, then download them for decode.
 
-A source that is down is skipped for the rest of the cycle by the worker that saw it fail,
-with its cursor left where it was; an unreadable download is quarantined (temporarily when
-the source says so: it is planned again once its retry time comes).
+A source that is down is skipped for the rest of the cycle by every fetch worker once one of
+them saw it fail, with its cursor left where it was; an unreadable download is quarantined
+(temporarily when the source says so: it is planned again once its retry time comes).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class FetchStage:
         self.resume = resume  # cleared while paused
         self.emit = emit
         self.tasks_per_source = tasks_per_source
+        # Shared by the cycle's workers: a source one of them found down is not asked again
+        # by the others (each kept its own list, so four workers asked it four times).
+        self.unavailable: set[str] = set()
 
     async def plan(self) -> list[tuple[ImageSource, list[FetchTask]]]:
         """Each source's next tasks, less what is already stored, plus its due retries."""
@@ -83,7 +86,7 @@ class FetchStage:
     async def run(self, jobs: FetchQueue, out: FetchedQueue) -> None:
         """A fetch worker: runs until cancelled."""
         report = self.ledger.report
-        unavailable: set[str] = set()
+        unavailable = self.unavailable
         while True:
             source, task = await jobs.get()
             try:

@@ -145,6 +145,37 @@ async def test_an_unavailable_source_is_asked_once_and_its_cursor_stays(
     assert [e.status.state.value for e in stores.of(SourceStatusChanged)] == ["unavailable"]
 
 
+async def test_a_source_one_worker_found_down_is_not_asked_by_the_others(
+    stores: Stores, resume: asyncio.Event
+) -> None:
+    """Four workers; while three download from a slow source, one finds the other source
+    down. Each worker that reaches the down source's later jobs skips them."""
+    down = FlakySource(normal_set(4))
+    down.unavailable = True
+    slow = MemorySource(normal_set(6, start=10), source_id="slow")
+    slow.fetch_delay = 0.05
+    ledger = stores.ledger(planned=10)
+    stage = _stage(stores, [down, slow], ledger, resume)
+    jobs: FetchQueue = asyncio.Queue()
+    out: FetchedQueue = asyncio.Queue()
+    down_tasks, slow_tasks = await down.plan(10), await slow.plan(10)
+    for source, task in [
+        (down, down_tasks[0]),
+        *((slow, t) for t in slow_tasks[:3]),
+        *((down, t) for t in down_tasks[1:]),
+        *((slow, t) for t in slow_tasks[3:]),
+    ]:
+        jobs.put_nowait(FetchJob(source, task))
+
+    async def four_workers() -> None:
+        await asyncio.gather(*(stage.run(jobs, out) for _ in range(4)))
+
+    await run_until_joined(four_workers(), jobs)
+    assert len(down.attempts) == 1
+    assert ledger.report.unavailable == 4
+    assert len(await drain(out)) == 6
+
+
 async def test_pause_holds_the_next_download_until_resume(
     stores: Stores, resume: asyncio.Event
 ) -> None:
