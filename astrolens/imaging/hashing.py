@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from astrolens.domain.display import to_uint8
 from astrolens.domain.images import FloatImage
-from astrolens.imaging.stretch import to_uint8
 
 _HASH_WORKING_SIDE = 128
 

@@ -112,11 +112,3 @@ def scale_photographic(data: npt.NDArray[np.integer]) -> FloatImage:
     out = np.asarray(data, dtype=np.float32)
     out *= 1.0 / 255.0
     return out
-
-
-def to_uint8(pixels: FloatImage) -> npt.NDArray[np.uint8]:
-    """[0, 1] floats to 8-bit for previews, thumbnails and perceptual hashes."""
-    scaled = np.multiply(pixels, 255.0, dtype=np.float32)
-    scaled += 0.5
-    np.clip(scaled, 0.0, 255.0, out=scaled)
-    return scaled.astype(np.uint8)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astrolens.imaging.stretch import StretchMethod, scale_photographic, stretch, to_uint8
+from astrolens.domain.display import to_uint8
+from astrolens.imaging.stretch import StretchMethod, scale_photographic, stretch
 
 
 @pytest.mark.parametrize("method", list(StretchMethod))

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from astrolens.domain.display import to_uint8
 from astrolens.domain.errors import StorageFullError
-from astrolens.store.blobs import FileBlobStore, sniff_extension, thumbnail_png, to_eight_bit
+from astrolens.store.blobs import FileBlobStore, sniff_extension, thumbnail_png
 from tests.store.builders import decoded, original_bytes
 
 
@@ -65,13 +66,13 @@ def test_thumbnail_is_8bit_and_at_most_256(shape: tuple[int, ...], mode: str, si
 
 def test_eight_bit_thumbnail_pixels_clip_round_and_clear_nan() -> None:
     edge = np.array([np.nan, np.inf, -np.inf, -0.2, 0.0, 0.5, 0.998, 1.0, 1.7], np.float32)
-    assert to_eight_bit(edge).tolist() == [0, 255, 0, 0, 0, 128, 254, 255, 255]
+    assert to_uint8(edge).tolist() == [0, 255, 0, 0, 0, 128, 254, 255, 255]
     rng = np.random.default_rng(0)
     frame = rng.random((64, 48, 3), dtype=np.float32) * 1.4 - 0.2
     frame[::7, ::5] = np.nan
     frame[3, 3, 1] = np.inf
     expected = np.clip(np.nan_to_num(frame, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    assert np.array_equal(to_eight_bit(frame), (expected * 255.0 + 0.5).astype(np.uint8))
+    assert np.array_equal(to_uint8(frame), (expected * 255.0 + 0.5).astype(np.uint8))
 
 
 def test_sniff_extension() -> None:
