@@ -22,21 +22,26 @@ from astrolens.ml.detectors._arrays import Matrix, NotFittedError, Scores, as_ma
 _MAX_COMPONENTS_PER_SAMPLE = 0.5
 
 
+def _components_to_keep(n: int, d: int, n_components: int | None) -> int | None:
+    """How many principal axes a fit on n vectors of d dims keeps; None: no reduction."""
+    cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
+    if n_components is None:
+        return None if d <= cap else cap
+    return min(n_components, cap, d)
+
+
 def _pca_projection(
     x: npt.NDArray[np.float64], n_components: int | float | None
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(centre, components.T) of a PCA of x; identity when no reduction is needed."""
     n, d = x.shape
-    cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
-    if n_components is None and d <= cap:
-        return np.zeros(d), np.eye(d)
-    if n_components is None:
-        n_components = cap
-    if isinstance(n_components, int):
-        n_components = min(n_components, cap, d)
+    if not isinstance(n_components, float):
+        k = _components_to_keep(n, d, n_components)
+        if k is None:
+            return np.zeros(d), np.eye(d)
         if n <= d:
-            return _top_components_by_gram(x, n_components)
-        return _top_components_by_covariance(x, n_components)
+            return _top_components_by_gram(x, k)
+        return _top_components_by_covariance(x, k)
     from sklearn.decomposition import PCA  # a variance fraction: sklearn picks the count
 
     pca = PCA(n_components=n_components, svd_solver="full").fit(x)
@@ -68,17 +73,25 @@ def _top_components_by_gram(
     """
     centre = x.mean(axis=0)
     xc = x - centre
-    gram = xc @ xc.T
-    # All eigenpairs, then the top k: for N in the hundreds LAPACK's full solver is faster
-    # than asking it for a subset.
-    values, vectors = np.linalg.eigh(gram)
-    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]  # descending, like PCA
-    # An axis with no variance (rank-deficient reference) gets a zero column, like a PCA
-    # component that carries nothing.
-    scale = np.sqrt(np.clip(values, 0.0, None))
-    safe = np.where(scale > 1e-12 * max(1.0, float(scale[0]) if len(scale) else 1.0), scale, np.inf)
+    _, vectors, safe = _top_gram_eigenpairs(xc @ xc.T, k)
     components = (xc.T @ vectors) / safe
     return centre.astype(np.float64), np.ascontiguousarray(components, dtype=np.float64)
+
+
+def _top_gram_eigenpairs(
+    centred_gram: npt.NDArray[np.float64], k: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(eigenvalues, eigenvectors, axis scales) of the top k, descending like PCA. A scale
+    is the square root of its eigenvalue, inf for an axis with no variance (a
+    rank-deficient reference): dividing by it gives that axis a zero column, like a PCA
+    component that carries nothing."""
+    # All eigenpairs, then the top k: for N in the hundreds LAPACK's full solver is faster
+    # than asking it for a subset.
+    values, vectors = np.linalg.eigh(centred_gram)
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+    scale = np.sqrt(np.clip(values, 0.0, None))
+    safe = np.where(scale > 1e-12 * max(1.0, float(scale[0]) if len(scale) else 1.0), scale, np.inf)
+    return values, vectors, safe
 
 
 # Off-diagonal covariance below this fraction of the largest variance is rounding, not signal.
@@ -233,9 +246,9 @@ class MahalanobisDetector:
         each. `keep` also sets the projection, so this detector can score new images."""
         x = shared.x
         n, d = int(train.sum()), x.shape[1]
-        cap = max(1, int(n * _MAX_COMPONENTS_PER_SAMPLE))
-        k = cap if self.n_components is None else min(int(self.n_components), cap, d)
-        if n > d or (self.n_components is None and d <= cap) or n < 2:
+        wanted = self.n_components
+        k = None if isinstance(wanted, float) else _components_to_keep(n, d, wanted)
+        if k is None or n > d or n < 2:
             self.fit(x[train].astype(np.float32))  # not the Gram route: fit as usual
             return self.score(x[~train].astype(np.float32))
         held = ~train
@@ -243,12 +256,7 @@ class MahalanobisDetector:
         row_mean = gram_tt.mean(axis=0)  # (x_t - m) . c' for the fold's own centre c'
         overall = float(row_mean.mean())
         centred_gram = gram_tt - row_mean[:, None] - row_mean[None, :] + overall
-        values, vectors = np.linalg.eigh(centred_gram)
-        values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
-        scale = np.sqrt(np.clip(values, 0.0, None))
-        safe = np.where(
-            scale > 1e-12 * max(1.0, float(scale[0]) if len(scale) else 1.0), scale, np.inf
-        )
+        values, vectors, safe = _top_gram_eigenpairs(centred_gram, k)
         # The training rows' PCA scores: X_c X_c^T V / s = V diag(lambda) / s.
         z = vectors * (values / safe)
         self._means = z.mean(axis=0, keepdims=True)
