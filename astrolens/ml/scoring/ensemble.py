@@ -138,8 +138,6 @@ class EnsembleScorer:
         self._normalisers: list[_Normaliser] = []
         self._weights = np.zeros(0)
         self._combined_cal = np.zeros(0)
-        self._pool_combined: npt.NDArray[np.float64] = np.zeros(0)
-        self._pool_raw: npt.NDArray[np.float64] = np.zeros((0, 0))
         self._reference: Matrix | None = None  # kept only in bootstrap mode
         self._calibration: Calibration | None = None
         self._fdr = self._new_fdr()
@@ -168,15 +166,23 @@ class EnsembleScorer:
         self, reference: Matrix, *, group: str, model_id: str, version: int | None = None
     ) -> Calibration:
         """Fit on in-distribution vectors. `version` defaults to the previous one + 1."""
-        ref = as_matrix(reference)
+        self._fit(as_matrix(reference), group=group, model_id=model_id, version=version)
+        return self.calibration
+
+    def _fit(
+        self, ref: Matrix, *, group: str, model_id: str, version: int | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+        """`fit`; a calibrated fit also returns the reference's own out-of-fold scores in
+        its order, combined and per detector (a first scan's verdicts), None in bootstrap."""
         prior = self._calibration.version if self._calibration else 0
         self._fdr = self._new_fdr()
         bootstrap = len(ref) < self.min_reference
+        pooled = None
         if bootstrap:
             self._fit_bootstrap(ref)
             thresholds = Thresholds(anomaly_p=0.0, near_miss_p=self._fdr.near_miss_alpha)
         else:
-            self._fit_calibrated(ref)
+            pooled = self._fit_calibrated(ref)
             thresholds = self._fdr.first_step()
         self._calibration = Calibration(
             version=version if version is not None else prior + 1,
@@ -188,7 +194,7 @@ class EnsembleScorer:
             created_at=datetime.now(UTC),
             bootstrap=bootstrap,
         )
-        return self._calibration
+        return pooled
 
     @single_blas_thread
     def score(self, features: Matrix) -> list[ScoreResult]:
@@ -246,8 +252,9 @@ class EnsembleScorer:
         if len(ref) + len(x) < self.min_reference:
             return self._rank_small_batch(x, ref, group=group, model_id=model_id, n_splits=n_splits)
         pool = np.vstack([ref, x])
-        self.fit(pool, group=group, model_id=model_id)
-        combined, raw = self._pool_combined, self._pool_raw
+        pooled = self._fit(pool, group=group, model_id=model_id)
+        assert pooled is not None  # the pool is large enough to calibrate
+        combined, raw = pooled
         p = leave_one_out_p_values(combined)[len(ref) :]
         thresholds = _reachable_near_miss(self._new_fdr().judge(p), len(pool) - 1)
         version = self.calibration.version
@@ -296,7 +303,9 @@ class EnsembleScorer:
         return KNNDetector(k=min(5, len(pool) - 1)).fit(pool).score_reference()[: len(x)]
 
     # -- fitting ---------------------------------------------------------------------------
-    def _fit_calibrated(self, ref: Matrix) -> None:
+    def _fit_calibrated(
+        self, ref: Matrix
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         oof, self._detectors = out_of_fold_scores(self.factories, ref, self.n_folds, self.seed)
         self._normalisers = [_Normaliser(oof[:, d]) for d in range(oof.shape[1])]
         z_cal = np.column_stack(
@@ -305,9 +314,8 @@ class EnsembleScorer:
         self._weights = agreement_weights(z_cal)
         combined = z_cal @ self._weights
         self._combined_cal = np.sort(combined)
-        # The reference's own out-of-fold scores, in its order: a first scan's verdicts.
-        self._pool_combined, self._pool_raw = combined, oof
         self._reference = None
+        return combined, oof
 
     def _fit_bootstrap(self, ref: Matrix) -> None:
         self._reference = l2_normalise(ref) if len(ref) else None
