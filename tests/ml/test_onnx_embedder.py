@@ -198,3 +198,17 @@ def test_release_frees_the_session_and_the_next_embed_reopens_it(tmp_path: Path)
     embedder.release()
     assert embedder._session is None  # what an idle agent holds: no runtime arena
     np.testing.assert_array_equal(embedder.embed(images), before)
+
+
+def test_numpy_preprocessing_clears_nan_and_inf_as_torch_does() -> None:
+    rng = np.random.default_rng(3)
+    images = [rng.random((50, 60)).astype(np.float32), rng.random((224, 224)).astype(np.float32)]
+    for image in images:
+        image[3, 4] = np.nan
+        image[5, 6] = np.inf
+        image[7, 8] = -np.inf
+        image[9, 10] = 1.7
+    expected = to_batch(images, 224, (0.5,) * 3, (0.25,) * 3).numpy()
+    got = to_array_batch(images, 224, (0.5,) * 3, (0.25,) * 3)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
