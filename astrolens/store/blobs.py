@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from astrolens.domain.display import to_uint8
 from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, FloatImage
 from astrolens.fileio import atomic
+from astrolens.fileio.png import encode_png
 
 THUMBNAIL_MAX_PX = 256
 _TEMP_PREFIX = ".astrolens-"
@@ -65,15 +65,11 @@ def thumbnail_png(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
         raise ValueError(f"expected HxW or HxWx3 pixels, got shape {array.shape}")
     eight_bit = to_uint8(array)
     image = Image.fromarray(eight_bit)  # uint8 HxW -> "L", HxWx3 -> "RGB"
-    # reducing_gap: a cheap box reduction first, then Lanczos over the last factor of 2 or
-    # less, which no thumbnail-sized view can tell apart from Lanczos all the way.
-    image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    buffer = io.BytesIO()
-    # zlib level 1 with run-length matching: on bench thumbnails 4x faster to encode than
-    # Pillow's default (level 6), and files no larger than level 1's default strategy.
-    # Encoding was 17 % of a scan, more than the network's inference.
-    image.save(buffer, format="PNG", optimize=False, compress_level=1, compress_type=zlib.Z_RLE)
-    return buffer.getvalue()
+    # Bicubic, antialiased as Pillow's downscaling always is: at the 1.7x reduction of a
+    # 424-px cutout it looks like Lanczos at two thirds of the cost. reducing_gap: a cheap box
+    # reduction first for large frames, then bicubic over the last factor of 2 or less.
+    image.thumbnail((max_px, max_px), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return encode_png(np.asarray(image))
 
 
 def pixels_npy(pixels: FloatImage) -> bytes:
