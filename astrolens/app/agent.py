@@ -498,7 +498,9 @@ class AgentRuntime:
         thumb = Path(record.thumbnail_path) if record.thumbnail_path else None
 
         def read() -> bytes | None:
-            return thumb.read_bytes() if thumb is not None and thumb.exists() else None
+            from astrolens.store.blobs import as_png
+
+            return as_png(thumb.read_bytes()) if thumb is not None and thumb.exists() else None
 
         stored = await run_in(self.app.executors.io, read)
         # an image stored before thumbnails existed: render one

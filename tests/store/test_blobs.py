@@ -14,7 +14,7 @@ from PIL import Image
 
 from astrolens.domain.display import to_uint8
 from astrolens.domain.errors import StorageFullError
-from astrolens.store.blobs import FileBlobStore, sniff_extension, thumbnail_png
+from astrolens.store.blobs import FileBlobStore, as_png, sniff_extension, thumbnail_jpeg
 from tests.store.builders import decoded, original_bytes
 
 
@@ -33,7 +33,7 @@ def test_original_bytes_kept_at_content_address(tmp_path: Path) -> None:
     assert Path(image_path).read_bytes() == data
     thumb = Path(thumb_path)
     assert hashlib.sha256(thumb.read_bytes()).hexdigest() == thumb.stem
-    assert thumb.suffix == ".png"
+    assert thumb.suffix == ".jpg"
 
 
 def test_writing_twice_is_a_no_op(tmp_path: Path) -> None:
@@ -60,8 +60,30 @@ def test_without_original_pixels_are_kept_losslessly(tmp_path: Path) -> None:
 def test_thumbnail_is_8bit_and_at_most_256(shape: tuple[int, ...], mode: str, size: tuple) -> None:  # type: ignore[type-arg]
     pixels = np.random.default_rng(0).random(shape, dtype=np.float32)
     pixels[0, 0] = np.nan  # decoders may leave NaNs (masked FITS pixels)
-    with Image.open(io.BytesIO(thumbnail_png(pixels))) as thumb:
-        assert thumb.format == "PNG" and thumb.mode == mode and thumb.size == size
+    with Image.open(io.BytesIO(thumbnail_jpeg(pixels))) as thumb:
+        assert thumb.format == "JPEG" and thumb.mode == mode and thumb.size == size
+
+
+def test_a_thumbnail_keeps_the_picture_within_a_few_levels() -> None:
+    # A smooth sky-like image (a Gaussian blob on a gradient): the JPEG preview must stay
+    # within a few 8-bit levels of the exact reduction, or faint structure would be lost.
+    yy, xx = np.mgrid[0:200, 0:200].astype(np.float32)
+    pixels = 0.2 + 0.6 * np.exp(-((xx - 90) ** 2 + (yy - 110) ** 2) / 800) + xx / 2000
+    exact = np.asarray(Image.fromarray(to_uint8(pixels)), np.float32)
+    with Image.open(io.BytesIO(thumbnail_jpeg(pixels))) as thumb:
+        got = np.asarray(thumb, np.float32)
+    assert got.shape == exact.shape
+    assert np.abs(got - exact).mean() < 1.5 and np.abs(got - exact).max() <= 8
+
+
+def test_a_stored_thumbnail_is_served_as_png_whatever_its_format() -> None:
+    pixels = np.random.default_rng(1).random((30, 40, 3), dtype=np.float32)
+    as_served = as_png(thumbnail_jpeg(pixels))
+    with Image.open(io.BytesIO(as_served)) as image:
+        assert image.format == "PNG" and image.size == (40, 30)
+    png = io.BytesIO()
+    Image.fromarray(to_uint8(pixels)).save(png, format="PNG")
+    assert as_png(png.getvalue()) == png.getvalue()  # an older PNG thumbnail as it is
 
 
 def test_eight_bit_thumbnail_pixels_clip_round_and_clear_nan() -> None:
