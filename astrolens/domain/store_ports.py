@@ -58,6 +58,10 @@ class ImageStore(Protocol):
         """Every image of `uri` is stored: done, and no longer quarantined."""
         ...
 
+    def finish_files(self, uris: Sequence[str]) -> None:
+        """`finish_file` of each, in one transaction."""
+        ...
+
     def find_duplicate(self, image: DecodedImage) -> ImageRecord | None:
         """The stored record this image duplicates (same bytes, or a look-alike that may be
         the same object), or None."""
@@ -269,6 +273,8 @@ class RunStore(Protocol):
     def get_cursor(self, source_id: str) -> str | None: ...
 
     def set_cursor(self, source_id: str, cursor: str) -> None: ...
+
+    def set_cursors(self, cursors: Mapping[str, str]) -> None: ...
 
     def get_value(self, key: str) -> str | None: ...
 

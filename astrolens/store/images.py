@@ -16,7 +16,7 @@ from astrolens.domain.images import DecodedImage, ImageRecord
 from astrolens.domain.lookalike import stored_kind
 from astrolens.store import convert
 from astrolens.store.base import SqliteStoreBase, bound
-from astrolens.store.database import execute
+from astrolens.store.database import execute, execute_many
 from astrolens.store.models import (
     EmbeddingRow,
     ImageRow,
@@ -76,9 +76,16 @@ class SqliteImages(SqliteStoreBase):
     @bound
     def finish_file(self, uri: str) -> None:
         """Every image of `uri` is stored: it is done, and no longer quarantined if it was."""
+        self.finish_files([uri])
+
+    @bound
+    def finish_files(self, uris: Sequence[str]) -> None:
+        """`finish_file` of each, in one transaction (a scan finishes a batch of files at a
+        time: one commit instead of one per file)."""
+        rows = [(uri,) for uri in uris]
         with self._db.atomic():
-            UnfinishedFileRow.delete().where(UnfinishedFileRow.uri == uri).execute()
-            QuarantineRow.delete().where(QuarantineRow.uri == uri).execute()
+            execute_many(self._db, "DELETE FROM unfinished_files WHERE uri = ?", rows)
+            execute_many(self._db, "DELETE FROM quarantine WHERE uri = ?", rows)
 
     @bound
     def find_duplicate(

@@ -6,6 +6,7 @@ Implements ``astrolens.domain.store_ports.RunStore``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 
 from astrolens.domain.records import (
@@ -101,15 +102,22 @@ class SqliteRuns(SqliteStoreBase):
 
     @bound
     def set_cursor(self, source_id: str, cursor: str) -> None:
+        self.set_cursors({source_id: cursor})
+
+    @bound
+    def set_cursors(self, cursors: Mapping[str, str]) -> None:
+        """Several sources' cursors in one transaction."""
         now = utcnow()
-        (
-            SourceCursorRow.insert(source_id=source_id, cursor=cursor, updated_at=now)
-            .on_conflict(
-                conflict_target=[SourceCursorRow.source_id],
-                update={SourceCursorRow.cursor: cursor, SourceCursorRow.updated_at: now},
-            )
-            .execute()
-        )
+        with self._db.atomic():
+            for source_id, cursor in cursors.items():
+                (
+                    SourceCursorRow.insert(source_id=source_id, cursor=cursor, updated_at=now)
+                    .on_conflict(
+                        conflict_target=[SourceCursorRow.source_id],
+                        update={SourceCursorRow.cursor: cursor, SourceCursorRow.updated_at: now},
+                    )
+                    .execute()
+                )
 
     @bound
     def get_value(self, key: str) -> str | None:

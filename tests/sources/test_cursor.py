@@ -4,7 +4,9 @@ by the real store (RepositoryCursorStore on the db thread), as in the app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,67 @@ async def test_without_a_store_it_works_in_memory() -> None:
     await cursor.done("p1")
     await cursor.flush()
     assert cursor.watermark() == "p2" and await cursor.position() == "p3"
+
+
+class CountingWrites(SqliteRepository):
+    """The real store, counting its cursor transactions and able to hold one on the db
+    thread (as a busy store does) until released."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.commits: list[dict[str, str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = False
+
+    def set_cursors(self, cursors: Mapping[str, str]) -> None:
+        self.gate.wait(5)
+        if self.fail:
+            raise OSError("disk I/O error")
+        self.commits.append(dict(cursors))
+        super().set_cursors(cursors)
+
+
+async def test_moves_made_while_a_write_is_busy_are_stored_together_newest_last(
+    tmp_path: Path,
+) -> None:
+    executors = Executors.create(io_threads=1)
+    repo = executors.db.submit(CountingWrites, tmp_path / "db.sqlite3").result()
+    try:
+        cursors = RepositoryCursorStore(repo, executors)
+        repo.gate.clear()  # the first write waits on the db thread
+        first = asyncio.create_task(cursors.set("folder", "/a"))
+        await asyncio.sleep(0.05)
+        later = [
+            asyncio.create_task(cursors.set(source, cursor))
+            for source, cursor in [("folder", "/b"), ("sdss", "p2"), ("folder", "/c")]
+        ]
+        await asyncio.sleep(0.05)
+        assert not any(t.done() for t in [first, *later])  # each waits for its own cursor
+        repo.gate.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), 5)
+        assert repo.commits == [{"folder": "/a"}, {"folder": "/c", "sdss": "p2"}]
+        assert await cursors.get("folder") == "/c" and await cursors.get("sdss") == "p2"
+    finally:
+        executors.db.submit(repo.close).result()
+        executors.shutdown()
+
+
+async def test_a_failed_cursor_write_reaches_every_caller_waiting_for_it(tmp_path: Path) -> None:
+    executors = Executors.create(io_threads=1)
+    repo = executors.db.submit(CountingWrites, tmp_path / "db.sqlite3").result()
+    try:
+        cursors = RepositoryCursorStore(repo, executors)
+        repo.fail, repo.gate = True, threading.Event()  # held, then failing
+        waiting = [asyncio.create_task(cursors.set("folder", c)) for c in ("/a", "/b")]
+        await asyncio.sleep(0.05)
+        repo.gate.set()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(isinstance(o, OSError) for o in outcomes)
+        # The next move starts a new write instead of waiting on the failed one.
+        repo.fail = False
+        await asyncio.wait_for(cursors.set("folder", "/c"), 5)
+        assert await cursors.get("folder") == "/c"
+    finally:
+        executors.db.submit(repo.close).result()
+        executors.shutdown()

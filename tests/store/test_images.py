@@ -136,3 +136,17 @@ def test_list_images_pages_by_id_and_filters_by_source(repo: SqliteRepository) -
     assert [r.id for r in repo.list_images(10, after_id=first[-1].id)] == ids[2:]
     assert [r.id for r in repo.list_images(10, source_id="sdss")] == [ids[0], ids[2], ids[3]]
     assert repo.count_images() == 4
+
+
+def test_a_batch_of_files_is_finished_in_one_call(repo: SqliteRepository) -> None:
+    uris = [f"https://example.test/{n}.fits" for n in range(3)]
+    for n, uri in enumerate(uris[:2]):
+        repo.add_image(decoded(10 + n, uri=uri), None, None)
+        repo.begin_file(uri)
+    assert repo.known_uris(uris[:2]) == set()  # stored, but not every image of the file yet
+    repo.quarantine(uris[2], "HTTP 503", temporary=True)
+    repo.quarantine("https://example.test/other.fits", "HTTP 503", temporary=True)
+    repo.finish_files(uris)
+    assert repo.known_uris(uris[:2]) == set(uris[:2])  # no longer unfinished
+    assert [e.uri for e in repo.quarantined()] == ["https://example.test/other.fits"]
+    repo.finish_files([])  # nothing to do

@@ -57,3 +57,9 @@ def test_a_retry_waits_for_its_back_off(db_path: Path) -> None:
         assert entry.temporary and entry.count == 1
     finally:
         repo.close()
+
+
+def test_several_cursors_are_set_together(repo: SqliteRepository) -> None:
+    repo.set_cursor("sdss", "page=1")
+    repo.set_cursors({"sdss": "page=3", "folder": "/data/b.fits"})
+    assert (repo.get_cursor("sdss"), repo.get_cursor("folder")) == ("page=3", "/data/b.fits")

@@ -17,7 +17,7 @@ from astrolens.domain.lookalike import KIND_KEY
 from astrolens.domain.ports import BlobStore, Embedder
 from astrolens.pipeline.executors import Executors, run_in
 from astrolens.pipeline.scoring_bank import ScoringBank, ScoringKey
-from astrolens.pipeline.stages.handoff import EmbedItem, EmbedQueue, ScoredBatch
+from astrolens.pipeline.stages.handoff import EmbedItem, EmbedQueue, ScoredBatch, TaskTracker
 from astrolens.pipeline.stages.ledger import CycleLedger
 from astrolens.pipeline.stages.persist import PersistStage
 
@@ -109,13 +109,17 @@ class EmbedScoreStage:
         await self.resume.wait()  # paused while scoring: hold the batch's one transaction
         stored = await self.persist.store(ScoredBatch(batch, blob_writes))
         outcomes = {id(item): s for item, s in zip(batch, stored, strict=True)}
+        finished: list[TaskTracker] = []
         for group, items in by_group.items():
             for i, item in enumerate(items):
                 outcome = outcomes[id(item)]
-                if await self.persist.settle(item, outcome):
+                if await self.persist.settle(item, outcome, finished):
                     self.scoring.defer(
                         group, outcome.record.id, stacked[group][i], outcome.record.content_hash
                     )
+        # The batch's finished files and cursor moves: one transaction each, not one per file.
+        await self.ledger.tasks_done(finished)
+        for group in by_group:
             if self.scoring.pending(group) >= self.bootstrap_flush_at:
                 await self.flush_bootstrap(group)
 

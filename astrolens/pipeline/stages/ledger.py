@@ -3,9 +3,10 @@ and moving a source's cursor once every image of a task is stored (or the task r
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from astrolens.domain.events import DuplicateSeen, Event, ImageQuarantined, Progress
@@ -92,11 +93,12 @@ class CycleLedger:
             await run_in(self.ex.db, self.repo.record_sighting, duplicate.id, image.provenance.uri)
         self.emit(DuplicateSeen(duplicate.id, image.provenance.uri))
 
-    async def finish_one(self, tracker: TaskTracker) -> None:
-        """One of the task's images is stored (or was a duplicate)."""
+    @staticmethod
+    def finish_one(tracker: TaskTracker) -> bool:
+        """One of the task's images is stored (or was a duplicate): True when it was the
+        last, and the task is to be passed to `tasks_done`."""
         tracker.remaining -= 1
-        if tracker.remaining <= 0 and not tracker.failed:
-            await self.task_done(tracker.source, tracker.task, tracker)
+        return tracker.remaining <= 0 and not tracker.failed
 
     async def task_done(
         self, source: ImageSource, task: FetchTask, tracker: TaskTracker | None = None
@@ -104,6 +106,19 @@ class CycleLedger:
         """The task's images are stored (`tracker` given) or it was rejected: move the cursor,
         show progress. Stored: no longer unfinished, no longer quarantined (it was due)."""
         if tracker is not None:
-            await run_in(self.ex.db, self.repo.finish_file, task.uri)
+            await self.tasks_done([tracker])
+            return
         await source.mark_done(task)
         self.emit(Progress(next(self._done), self.report.planned, "images"))
+
+    async def tasks_done(self, trackers: Sequence[TaskTracker]) -> None:
+        """Tasks whose images are all stored (a batch's): no longer unfinished or quarantined,
+        in one transaction, then their sources' cursors move. The moves run together, so the
+        cursor store writes them in one commit (pipeline/cursors.py); each source updates its
+        position in memory, in this order, before it waits for the store."""
+        if not trackers:
+            return
+        await run_in(self.ex.db, self.repo.finish_files, [t.task.uri for t in trackers])
+        await asyncio.gather(*(t.source.mark_done(t.task) for t in trackers))
+        for _ in trackers:
+            self.emit(Progress(next(self._done), self.report.planned, "images"))

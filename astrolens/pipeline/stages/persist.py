@@ -20,7 +20,13 @@ from astrolens.domain.ports import Repository, VectorIndex
 from astrolens.domain.scoring import ScoreResult, Verdict
 from astrolens.domain.writes import NewImage, StoredImage
 from astrolens.pipeline.executors import Executors, run_in
-from astrolens.pipeline.stages.handoff import EmbedItem, MatchQueue, MatchRequest, ScoredBatch
+from astrolens.pipeline.stages.handoff import (
+    EmbedItem,
+    MatchQueue,
+    MatchRequest,
+    ScoredBatch,
+    TaskTracker,
+)
 from astrolens.pipeline.stages.ledger import CycleLedger, ScoredItem
 
 
@@ -69,15 +75,20 @@ class PersistStage:
                 await run_in(self.ex.ml, self.index.add, ids, rows)
         return stored
 
-    async def settle(self, item: EmbedItem, outcome: StoredImage) -> bool:
+    async def settle(
+        self, item: EmbedItem, outcome: StoredImage, finished: list[TaskTracker]
+    ) -> bool:
         """After the transaction, one image: True when it is stored without a score (its kind
-        is bootstrapping), for the scoring bank to buffer."""
+        is bootstrapping), for the scoring bank to buffer. Its task goes to `finished` when
+        this was the task's last image (the caller passes them to `ledger.tasks_done`)."""
         if outcome.duplicate:
             await self.ledger.record_duplicate(outcome.record, item.image, saved=True)
-            await self.ledger.finish_one(item.tracker)
+            if self.ledger.finish_one(item.tracker):
+                finished.append(item.tracker)
             return False
         self.ledger.report.ingested += 1
-        await self.ledger.finish_one(item.tracker)
+        if self.ledger.finish_one(item.tracker):
+            finished.append(item.tracker)
         if item.result is None:
             return True
         await self.announce(outcome.record, item.result, outcome.candidate)

@@ -119,7 +119,7 @@ async def test_what_is_stored_already_is_a_sighting_and_its_task_is_done(
     data = hsc_normal(2)
     (first,) = ImageDecoder().decode(RawImage(Provenance("mem", "mem://first.png"), "x.png", data))
     stored = stores.db(lambda r: r.add_image(first, None, None))
-    finished = count_calls(stores.repo, "finish_file")
+    finished = count_calls(stores.repo, "finish_files")
     ledger = stores.ledger(planned=2)
     out = await _decode(
         stores,
@@ -137,7 +137,10 @@ async def test_what_is_stored_already_is_a_sighting_and_its_task_is_done(
     assert ledger.report.duplicates == 1
     assert stores.db(lambda r: r.get_image(stored.id)).sightings == 2  # not 3: no self-sighting
     assert sorted(source.done) == ["mem://copy.png", "mem://first.png"]
-    assert sorted(args[0] for args in finished) == ["mem://copy.png", "mem://first.png"]
+    assert sorted(uri for args in finished for uri in args[0]) == [
+        "mem://copy.png",
+        "mem://first.png",
+    ]
     assert [p.done for p in stores.of(Progress)] == [1, 2]
 
 

@@ -132,10 +132,12 @@ async def test_a_new_kind_is_stored_at_once_buffered_then_ranked_within_itself(
     ledger = stores.ledger()
     stage = _stage(stores, ledger, resume)
     transactions = count_calls(stores.repo, "add_scored_images")
+    finished = count_calls(stores.repo, "finish_files")
     source = MemorySource({})
     await stage.process(_normals(source, 10))
     await stage.process(_normals(source, 6, start=10))
     assert [len(args[0]) for args in transactions] == [10, 6]  # one per batch
+    assert [len(args[0]) for args in finished] == [10, 6]  # the files too: not one per file
     assert stores.db(lambda r: r.count_images()) == 16 and len(source.done) == 16
     (kind,) = stage.scoring.groups_with_pending()
     assert stage.scoring.pending(kind) == 16

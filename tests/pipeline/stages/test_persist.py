@@ -16,7 +16,7 @@ from astrolens.domain.images import DecodedImage
 from astrolens.domain.scoring import Verdict
 from astrolens.ml.index.faiss_index import FaissIndex
 from astrolens.pipeline.executors import run_in
-from astrolens.pipeline.stages.handoff import EmbedItem, MatchQueue, ScoredBatch
+from astrolens.pipeline.stages.handoff import EmbedItem, MatchQueue, ScoredBatch, TaskTracker
 from astrolens.pipeline.stages.ledger import CycleLedger
 from astrolens.pipeline.stages.persist import PersistStage
 from astrolens.store.blobs import FileBlobStore
@@ -79,8 +79,11 @@ async def test_a_batch_is_one_transaction_in_its_order_and_a_repeat_in_it_a_sigh
     paths = [Path(str(s.record.image_path)) for s in stored[:2]]
     assert all(await asyncio.to_thread(lambda: [p.exists() for p in paths]))
 
-    waiting = [await stage.settle(it, s) for it, s in zip(items, stored, strict=True)]
-    assert waiting == [True, True, False]  # stored unscored; the repeat was a sighting
+    finished: list[TaskTracker] = []
+    waiting = [await stage.settle(it, s, finished) for it, s in zip(items, stored, strict=True)]
+    assert waiting == [True, True, False]
+    assert source.done == []  # the cursor moves for the whole batch at once
+    await ledger.tasks_done(finished)  # stored unscored; the repeat was a sighting
     assert ledger.report.ingested == 2 and ledger.report.duplicates == 1
     assert [(e.image_id, e.uri) for e in stores.of(DuplicateSeen)] == [
         (stored[0].record.id, "mem://a-again.png")
@@ -98,12 +101,16 @@ async def test_a_frame_moves_its_cursor_only_when_its_last_image_is_stored(
     frame, stamp = embed_items(source, [("mem://f.png", hsc_normal(2)), ("mem://s", hsc_normal(3))])
     stamp.tracker = frame.tracker
     frame.tracker.remaining = 2
-    stage = _stage(stores, stores.ledger(), asyncio.Queue())
+    ledger = stores.ledger()
+    stage = _stage(stores, ledger, asyncio.Queue())
+    finished: list[TaskTracker] = []
     first = await stage.store(_batch(stores, [frame]))
-    await stage.settle(frame, first[0])
-    assert source.done == []
+    await stage.settle(frame, first[0], finished)
+    assert finished == []
     second = await stage.store(_batch(stores, [stamp]))
-    await stage.settle(stamp, second[0])
+    await stage.settle(stamp, second[0], finished)
+    assert finished == [frame.tracker]
+    await ledger.tasks_done(finished)
     assert source.done == ["mem://f.png"]
 
 
@@ -119,7 +126,10 @@ async def test_scores_are_announced_and_candidates_sent_on_to_the_catalogs(
     stage = _stage(stores, ledger, matches)
     stored = await stage.store(_batch(stores, [normal, odd]))
     assert stored[0].candidate is None and stored[1].candidate is not None
-    waiting = [await stage.settle(it, s) for it, s in zip([normal, odd], stored, strict=True)]
+    finished: list[TaskTracker] = []
+    waiting = [
+        await stage.settle(it, s, finished) for it, s in zip([normal, odd], stored, strict=True)
+    ]
     assert waiting == [False, False]
 
     scored = stores.of(ImageScored)
@@ -194,5 +204,5 @@ async def test_a_full_disk_stores_nothing_of_the_batch_and_keeps_that_cursor(
         await stage.store(_batch(stores, [ok, full], blobs))
     assert stores.db(lambda r: r.count_images()) == 0
     assert full.tracker.failed and not ok.tracker.failed
-    await ledger.finish_one(full.tracker)  # even once "done", a failed task is not finished
+    assert not ledger.finish_one(full.tracker)  # even once "done", a failed task is not finished
     assert source.done == []
