@@ -11,7 +11,6 @@ so the rename itself survives a power cut. A final path therefore exists only wh
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 from pathlib import Path
@@ -20,7 +19,6 @@ import numpy as np
 from PIL import Image
 
 from astrolens.domain.display import to_uint8
-from astrolens.domain.errors import StorageFullError
 from astrolens.domain.images import DecodedImage, FloatImage
 from astrolens.fileio import atomic
 
@@ -28,7 +26,6 @@ THUMBNAIL_MAX_PX = 256
 THUMBNAIL_QUALITY = 90
 _TEMP_PREFIX = ".astrolens-"
 _TEMP_SUFFIX = ".tmp"
-_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # Magic bytes -> extension, so an original keeps a name other tools can open.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -82,7 +79,7 @@ def thumbnail_jpeg(pixels: FloatImage, max_px: int = THUMBNAIL_MAX_PX) -> bytes:
 
 def as_png(thumbnail: bytes) -> bytes:
     """A stored thumbnail as PNG bytes (those written before JPEG thumbnails already are)."""
-    if thumbnail.startswith(b"\x89PNG\r\n\x1a\n"):
+    if sniff_extension(thumbnail) == "png":
         return thumbnail
     with Image.open(io.BytesIO(thumbnail)) as image:
         buffer = io.BytesIO()
@@ -129,18 +126,13 @@ class FileBlobStore:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            self._raise_if_full(exc)
+            atomic.raise_if_full(exc)
             raise
         self._write_atomically(final, data)
         return final
 
     def _write_atomically(self, final: Path, data: bytes) -> None:
         atomic.write_bytes(final, data, mode=0o644, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
-
-    @staticmethod
-    def _raise_if_full(exc: OSError) -> None:
-        if exc.errno in _FULL_ERRNOS:
-            raise StorageFullError(f"the disk is full; nothing was kept ({exc})") from exc
 
     def sweep(self) -> int:
         """Remove temp files a crash left behind. Call at start-up, before any writer runs."""
